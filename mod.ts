@@ -1,0 +1,32 @@
+/**
+ * Shared-memory concurrency primitives for Deno: what Python's
+ * `multiprocessing` and `threading` give Python programs, on
+ * `SharedArrayBuffer` across workers.
+ *
+ * Every primitive is created in one thread, posted to workers as a plain
+ * handle (`primitive.handle`), and revived there with `Kind.from(handle)`.
+ * Blocking calls (`lock()`, `wait()`...) are for workers; the `...Async`
+ * forms never block the event loop and are for the main thread. Every wait
+ * takes a `timeout` in milliseconds, and async waits take an `AbortSignal`.
+ *
+ * @example A mutex shared with a worker
+ * ```ts
+ * import { Mutex } from "@concur/shm";
+ *
+ * const mutex = new Mutex();
+ * // new Worker(url, { type: "module" }).postMessage(mutex.handle);
+ * // worker: const mutex = Mutex.from(event.data); mutex.withLock(() => { ... });
+ * await mutex.withLockAsync(() => console.log("held"));
+ * ```
+ *
+ * @module
+ */
+
+export * from "./primitives/errors.ts";
+export type { LockGuard } from "./primitives/lock_guard.ts";
+export { Mutex, type MutexHandle } from "./primitives/mutex.ts";
+export type { KindName, PrimitiveHandle } from "./primitives/_header.ts";
+export type { Memory, MemoryHandle, WaitResult } from "./shm/memory.ts";
+export { SabMemory } from "./shm/sab_memory.ts";
+export type { AsyncWaitOptions, WaitOptions } from "./shm/timeout.ts";
+export { RecursiveMutex, type RecursiveMutexHandle } from "./primitives/recursive_mutex.ts";

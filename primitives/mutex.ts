@@ -1,0 +1,198 @@
+/**
+ * `Mutex`: a futex-style lock in shared memory (Python's `Lock`).
+ *
+ * @module
+ */
+
+import { type AsyncWaitOptions, normalizeTimeout, type WaitOptions } from "../shm/timeout.ts";
+import type { Memory } from "../shm/memory.ts";
+import { acquireLock, acquireLockAsync, ownerOf, releaseLock } from "./_futex_lock.ts";
+import {
+  attachPrimitive,
+  createMemory,
+  HEADER_BYTES,
+  HEADER_CELLS,
+  type PrimitiveHandle,
+} from "./_header.ts";
+import { currentOwnerId } from "./_owner.ts";
+import { LockNotHeldError, TimeoutError } from "./errors.ts";
+import { type LockGuard, makeGuard } from "./lock_guard.ts";
+
+const VERSION = 1;
+/** The lock word (see `_futex_lock.ts` for its states). */
+const STATE = HEADER_CELLS;
+const BYTE_LENGTH = HEADER_BYTES + 4;
+
+/** The structured-cloneable form of a {@linkcode Mutex}. */
+export type MutexHandle = PrimitiveHandle<"Mutex">;
+
+/**
+ * A mutual-exclusion lock that works across workers: blocking `lock()` for
+ * workers, `lockAsync()` for the main thread, `tryLock()`, timeouts, and
+ * scoped release with `using` or `withLock`.
+ *
+ * Like Python's `Lock`, it is not re-entrant (a second `lock()` by the holder
+ * waits) and any thread may unlock it. It records its holder, so
+ * {@linkcode Mutex.heldByCurrentThread} can tell who holds it.
+ *
+ * Uncontended, `lock()` + `unlock()` is one compare-exchange and one
+ * exchange; contended, a thread spins briefly and then sleeps on a futex
+ * wait, and is woken by the release.
+ *
+ * @example Guard a counter shared with workers
+ * ```ts
+ * import { Mutex } from "@concur/shm";
+ *
+ * const mutex = new Mutex();
+ * const counter = new Int32Array(new SharedArrayBuffer(4));
+ * // new Worker(url).postMessage({ mutex: mutex.handle, counter });
+ * // in the worker: const mutex = Mutex.from(data.mutex);
+ * mutex.withLock(() => {
+ *   counter[0] += 1; // a plain, non-atomic update: the lock makes it safe
+ * });
+ * await mutex.withLockAsync(() => counter[0]++); // never blocks the event loop
+ * console.log(counter[0]); // 2
+ * ```
+ */
+export class Mutex {
+  readonly #memory: Memory;
+
+  /** Creates an unlocked mutex in fresh shared memory. */
+  constructor();
+  /** @internal Wraps an already checked memory. */
+  constructor(memory: Memory);
+  constructor(memory?: Memory) {
+    this.#memory = memory ?? createMemory("Mutex", VERSION, BYTE_LENGTH);
+  }
+
+  /**
+   * Revives a mutex from its handle (typically in a worker).
+   *
+   * @param handle The {@linkcode Mutex.handle} of a mutex.
+   * @returns A mutex on the same shared state.
+   * @throws {LayoutError} If the handle is not a valid mutex.
+   */
+  static from(handle: MutexHandle): Mutex {
+    return new Mutex(attachPrimitive(handle, "Mutex", VERSION, BYTE_LENGTH));
+  }
+
+  /** Plain data to post to a worker; revive it with {@linkcode Mutex.from}. */
+  get handle(): MutexHandle {
+    return { kind: "Mutex", memory: this.#memory.handle() };
+  }
+
+  /**
+   * Takes the lock if it is free, without waiting.
+   *
+   * @returns Whether the lock is now held by the caller.
+   */
+  tryLock(): boolean {
+    return this.#memory.compareExchange(STATE, 0, currentOwnerId()) === 0;
+  }
+
+  /**
+   * Takes the lock, blocking the thread while it is held elsewhere. On the
+   * main thread prefer {@linkcode Mutex.lockAsync}.
+   *
+   * @param options `timeout` in ms (default: wait forever; negative: poll once).
+   * @returns `true` once held, `false` if the timeout expired first.
+   */
+  lock(options?: WaitOptions): boolean {
+    const owner = currentOwnerId();
+    if (this.#memory.compareExchange(STATE, 0, owner) === 0) return true;
+    return acquireLock(this.#memory, STATE, owner, normalizeTimeout(options?.timeout));
+  }
+
+  /**
+   * Takes the lock without blocking the thread or the event loop.
+   *
+   * @param options `timeout` in ms, and a `signal` that cancels the wait.
+   * @returns `true` once held, `false` if the timeout expired first.
+   * @throws The signal's reason, if it aborts first.
+   */
+  lockAsync(options?: AsyncWaitOptions): Promise<boolean> {
+    return acquireLockAsync(
+      this.#memory,
+      STATE,
+      currentOwnerId(),
+      normalizeTimeout(options?.timeout),
+      options?.signal,
+    );
+  }
+
+  /**
+   * Releases the lock and wakes one waiter, if any.
+   *
+   * @throws {LockNotHeldError} If the mutex is not locked.
+   */
+  unlock(): void {
+    if (releaseLock(this.#memory, STATE) === 0) {
+      throw new LockNotHeldError("Cannot unlock mutex: it is not locked");
+    }
+  }
+
+  /** Whether some thread holds the lock (a snapshot). */
+  locked(): boolean {
+    return this.#memory.load(STATE) !== 0;
+  }
+
+  /** Whether the calling thread holds the lock. */
+  heldByCurrentThread(): boolean {
+    return ownerOf(this.#memory.load(STATE)) === currentOwnerId();
+  }
+
+  /**
+   * Takes the lock and returns a guard that releases it: `using _ = mutex.acquire()`.
+   *
+   * @param options `timeout` in ms (default: forever).
+   * @returns The guard.
+   * @throws {TimeoutError} If the timeout expired before the lock was taken.
+   */
+  acquire(options?: WaitOptions): LockGuard {
+    if (!this.lock(options)) {
+      throw new TimeoutError(`Cannot acquire mutex: timed out after ${options?.timeout} ms`);
+    }
+    return makeGuard(() => this.unlock());
+  }
+
+  /**
+   * Async {@linkcode Mutex.acquire}: `using _ = await mutex.acquireAsync()`.
+   *
+   * @param options `timeout` in ms and an abort `signal`.
+   * @returns The guard.
+   * @throws {TimeoutError} If the timeout expired before the lock was taken.
+   */
+  async acquireAsync(options?: AsyncWaitOptions): Promise<LockGuard> {
+    if (!(await this.lockAsync(options))) {
+      throw new TimeoutError(`Cannot acquire mutex: timed out after ${options?.timeout} ms`);
+    }
+    return makeGuard(() => this.unlock());
+  }
+
+  /**
+   * Runs `fn` while holding the lock, and releases it however `fn` ends.
+   *
+   * @param fn The critical section.
+   * @param options `timeout` in ms for taking the lock.
+   * @returns What `fn` returned.
+   * @throws {TimeoutError} If the lock could not be taken in time (then `fn` does not run).
+   */
+  withLock<T>(fn: () => T, options?: WaitOptions): T {
+    using _guard = this.acquire(options);
+    return fn();
+  }
+
+  /**
+   * Runs `fn` (sync or async) while holding the lock taken with
+   * {@linkcode Mutex.lockAsync}, and releases it however `fn` ends.
+   *
+   * @param fn The critical section.
+   * @param options `timeout` in ms and an abort `signal` for taking the lock.
+   * @returns What `fn` returned (awaited).
+   * @throws {TimeoutError} If the lock could not be taken in time (then `fn` does not run).
+   */
+  async withLockAsync<T>(fn: () => T | Promise<T>, options?: AsyncWaitOptions): Promise<T> {
+    using _guard = await this.acquireAsync(options);
+    return await fn();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Timeout arithmetic shared by every blocking call.
+ *
+ * Rule (documented on every option): a timeout is in milliseconds;
+ * `undefined` or `Infinity` waits forever; a negative timeout or `NaN` is
+ * treated as 0, which polls once (Python's `multiprocessing` rule).
+ *
+ * @module
+ */
+
+/** Normalises a user timeout: undefined → Infinity, negative or NaN → 0. */
+export function normalizeTimeout(timeout: number | undefined): number {
+  if (timeout === undefined) return Infinity;
+  if (typeof timeout !== "number") {
+    throw new TypeError(`Timeout must be a number of milliseconds: received ${typeof timeout}`);
+  }
+  return timeout > 0 ? timeout : 0;
+}
+
+/** A fixed point in time computed once, so compound waits share one overall budget. */
+export class Deadline {
+  readonly #end: number;
+  /** @param timeout Milliseconds from now (normalised by {@linkcode normalizeTimeout}). */
+  constructor(timeout: number | undefined) {
+    const ms = normalizeTimeout(timeout);
+    this.#end = ms === Infinity ? Infinity : performance.now() + ms;
+  }
+  /** Milliseconds left, never negative; `Infinity` for no deadline. */
+  remaining(): number {
+    if (this.#end === Infinity) return Infinity;
+    const left = this.#end - performance.now();
+    return left > 0 ? left : 0;
+  }
+  /** Whether the deadline has passed. */
+  expired(): boolean {
+    return this.remaining() === 0;
+  }
+}
+
+/** The options every blocking call accepts. */
+export interface WaitOptions {
+  /**
+   * Milliseconds to wait at most. `undefined`/`Infinity` waits forever; a
+   * negative value is treated as 0 (poll once).
+   */
+  timeout?: number;
+}
+
+/** The options every async blocking call accepts. */
+export interface AsyncWaitOptions extends WaitOptions {
+  /** Aborting it rejects the pending call with `signal.reason`. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,54 @@
+/** Functions run inside workers by tests/mutex_test.ts. */
+import { Mutex, type MutexHandle } from "../../mod.ts";
+
+/** Increments a plain (non-atomic) Int32 counter `n` times, each under the mutex. */
+export function incrementLocked(handle: MutexHandle, counter: Int32Array, n: number): number {
+  const mutex = Mutex.from(handle);
+  for (let i = 0; i < n; i++) {
+    mutex.lock();
+    counter[0] = counter[0] + 1;
+    mutex.unlock();
+  }
+  return n;
+}
+
+/** The same increments with no lock at all (updates can be lost). */
+export function incrementUnlocked(counter: Int32Array, n: number, start: Int32Array): number {
+  Atomics.add(start, 0, 1);
+  while (Atomics.load(start, 0) < 2) { /* start together to overlap */ }
+  for (let i = 0; i < n; i++) {
+    const v = counter[0];
+    counter[0] = v + 1;
+  }
+  return n;
+}
+
+/**
+ * Holds the mutex for `holdMs` and releases it; signals `flag[0] = 1` once
+ * held, so the test can start waiting on the lock knowing it is taken.
+ */
+export function holdFor(handle: MutexHandle, flag: Int32Array, holdMs: number): boolean {
+  const mutex = Mutex.from(handle);
+  mutex.lock();
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+  Atomics.wait(flag, 1, 0, holdMs); // sleep holdMs (flag[1] never changes)
+  mutex.unlock();
+  return true;
+}
+
+/** Tries to lock with a timeout; returns [acquired, elapsedMs]. */
+export function lockWithTimeout(handle: MutexHandle, timeout: number): [boolean, number] {
+  const mutex = Mutex.from(handle);
+  const start = performance.now();
+  const acquired = mutex.lock({ timeout });
+  const elapsed = performance.now() - start;
+  if (acquired) mutex.unlock();
+  return [acquired, elapsed];
+}
+
+/** Unlocks a mutex this worker does not hold (Python's Lock allows it). */
+export function unlockFromHere(handle: MutexHandle): boolean {
+  Mutex.from(handle).unlock();
+  return true;
+}
