@@ -25,7 +25,12 @@
 export * from "./primitives/errors.ts";
 export type { LockGuard } from "./primitives/lock_guard.ts";
 export { Mutex, type MutexHandle } from "./primitives/mutex.ts";
-export type { KindName, PrimitiveHandle } from "./primitives/_header.ts";
+export type {
+  CreateOptions,
+  KindName,
+  MemoryAllocator,
+  PrimitiveHandle,
+} from "./primitives/_header.ts";
 export type { Memory, MemoryHandle, WaitResult } from "./shm/memory.ts";
 export { SabMemory } from "./shm/sab_memory.ts";
 export type { AsyncWaitOptions, WaitOptions } from "./shm/timeout.ts";

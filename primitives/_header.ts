@@ -34,7 +34,7 @@ export const HEADER_BYTES: number = HEADER_CELLS * 4;
 export const PARAM_CELL = 4;
 
 /** Kind codes stored in cell 1. Never renumber: they are part of the layout. */
-export const KIND = {
+export const KIND: Readonly<Record<KindName, number>> = {
   Mutex: 1,
   RecursiveMutex: 2,
   Semaphore: 3,
@@ -46,10 +46,21 @@ export const KIND = {
   Queue: 9,
   JoinableQueue: 10,
   Pipe: 11,
-} as const;
+};
 
 /** The name of a kind of primitive. */
-export type KindName = keyof typeof KIND;
+export type KindName =
+  | "Mutex"
+  | "RecursiveMutex"
+  | "Semaphore"
+  | "Event"
+  | "Condition"
+  | "Barrier"
+  | "SharedValue"
+  | "RingBuffer"
+  | "Queue"
+  | "JoinableQueue"
+  | "Pipe";
 
 /**
  * The plain, structured-cloneable form of a primitive: post it to a worker
@@ -76,14 +87,43 @@ export function writeHeader(
   memory.store(0, MAGIC);
 }
 
-/** Allocates fresh shared memory for a new primitive and writes its header. */
+/**
+ * Where a new primitive's state is allocated: a function from a byte length
+ * to a fresh, zero-filled {@linkcode Memory} of at least that size. The
+ * default allocates a `SharedArrayBuffer` (threads of one process); the
+ * process backends and the checking memory of `@concur/shm/testing` provide
+ * others.
+ */
+export type MemoryAllocator = (byteLength: number) => Memory;
+
+/** Options every primitive constructor accepts. */
+export interface CreateOptions {
+  /** Where to allocate the state (default: a new `SharedArrayBuffer`). */
+  allocate?: MemoryAllocator;
+}
+
+/** Tells a `Memory` passed to a constructor (internal revival) from its options. */
+export function isMemory(value: unknown): value is Memory {
+  return typeof (value as Memory | undefined)?.compareExchange === "function";
+}
+
+/**
+ * Allocates memory for a new primitive (with `allocate`, or a fresh
+ * `SharedArrayBuffer`) and writes its header.
+ */
 export function createMemory(
   kind: KindName,
   version: number,
   byteLength: number,
   params: readonly number[] = [],
+  allocate?: MemoryAllocator,
 ): Memory {
-  const memory = new SabMemory(byteLength);
+  const memory = allocate ? allocate(byteLength) : new SabMemory(byteLength);
+  if (memory.byteLength < byteLength) {
+    throw new RangeError(
+      `Cannot create ${kind}: the allocator returned ${memory.byteLength} bytes, ${byteLength} needed`,
+    );
+  }
   writeHeader(memory, kind, version, params);
   return memory;
 }

@@ -10,8 +10,10 @@ import { acquireLock, acquireLockAsync, ownerOf, releaseLock } from "./_futex_lo
 import {
   attachPrimitive,
   createMemory,
+  type CreateOptions,
   HEADER_BYTES,
   HEADER_CELLS,
+  isMemory,
   type PrimitiveHandle,
 } from "./_header.ts";
 import { currentOwnerId } from "./_owner.ts";
@@ -51,12 +53,18 @@ export type RecursiveMutexHandle = PrimitiveHandle<"RecursiveMutex">;
 export class RecursiveMutex {
   readonly #memory: Memory;
 
-  /** Creates an unlocked recursive mutex in fresh shared memory. */
-  constructor();
+  /**
+   * Creates an unlocked recursive mutex.
+   *
+   * @param options Where to allocate it (default: fresh shared memory).
+   */
+  constructor(options?: CreateOptions);
   /** @internal Wraps an already checked memory. */
   constructor(memory: Memory);
-  constructor(memory?: Memory) {
-    this.#memory = memory ?? createMemory("RecursiveMutex", VERSION, BYTE_LENGTH);
+  constructor(arg?: CreateOptions | Memory) {
+    this.#memory = isMemory(arg)
+      ? arg
+      : createMemory("RecursiveMutex", VERSION, BYTE_LENGTH, [], arg?.allocate);
   }
 
   /**
