@@ -236,3 +236,17 @@ export class TaskDoneError extends ConcurrencyError {}
  * ```
  */
 export class PipeClosedError extends ClosedError {}
+
+/**
+ * A message found in shared memory is malformed: a length or frame tag out of
+ * range, or bytes its codec cannot decode. Nothing is returned in its place
+ * (never a wrong value); the message is consumed.
+ *
+ * @example
+ * ```ts
+ * import { MessageCorruptError } from "@concur/shm";
+ *
+ * console.log(new MessageCorruptError("Cannot decode message: invalid JSON").name); // "MessageCorruptError"
+ * ```
+ */
+export class MessageCorruptError extends ConcurrencyError {}
