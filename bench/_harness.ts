@@ -1,0 +1,135 @@
+/**
+ * The small harness every suite in `bench/` uses on top of `Deno.bench`.
+ *
+ * `deno bench` prints its own table (with `group` + `baseline` ratios) and
+ * `--json` gives per-bench statistics in ns, but it has no median and knows
+ * nothing about what one iteration contains (2 workers × 100,000 lock-ops,
+ * 20,000 messages...). So each bench registered here also times every
+ * iteration itself and, when the bench process ends, writes one line per bench
+ * to stderr:
+ *
+ *     BENCHSTAT {"question":..., "name":..., "opsPerIter":..., "samplesNs":[...], "extras":{...}}
+ *
+ * `bench/run.ts` reads those lines to compute medians, spreads and ratios;
+ * run by hand, `deno bench bench/x.bench.ts` simply prints the usual table.
+ *
+ * Rules every suite follows: workers and processes are started outside
+ * `Deno.bench` (top-level await), each iteration does a fixed batch of work
+ * that starts from a shared go-signal, and the iteration checks exactly what
+ * arrived (counts, sums, sequence numbers) and throws if anything is wrong, so
+ * a bench that loses messages fails instead of winning.
+ *
+ * Environment: `BENCH_QUICK=1` selects smaller batches and fewer samples
+ * (what `deno task bench --quick` sets).
+ *
+ * @module
+ */
+
+/** Whether the quick mode was requested (smaller batches, fewer samples). */
+export const QUICK: boolean = readEnv("BENCH_QUICK") === "1";
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: full mode
+  }
+}
+
+/** How the runner shows a bench: a rate (higher is better) or a time per op (lower is better). */
+export type Metric = "rate" | "latency";
+
+/** What one registered bench measures. */
+export interface BenchSpec {
+  /** The table this row belongs to (one table and one chart per question). */
+  question: string;
+  /** The mechanism, e.g. `postMessage` or `Mutex`. Unique within a question and workload. */
+  name: string;
+  /** The message type or case (`int4`, `b64`, `json`, `b64k`, `-`). */
+  workload: string;
+  /** `rate`: opsPerIter / time; `latency`: time / opsPerIter. */
+  metric: Metric;
+  /** What one op is, for units: `msg`, `lock-op`, `rtt`, `task`, `op`. */
+  op: string;
+  /** Ops done by one iteration. */
+  opsPerIter: number;
+  /** The baseline of its `deno bench` group (and of the runner's table, unless it says otherwise). */
+  baseline?: boolean;
+  /** Timed iterations (default: 5, quick: 3). */
+  samples?: number;
+  /** Untimed warm-up iterations (default: 2, quick: 1). */
+  warmup?: number;
+  /** One iteration. May return numbers to report beside the time (e.g. `handoffs`). */
+  fn: () => void | Record<string, number> | Promise<void | Record<string, number>>;
+}
+
+interface Recorded {
+  spec: BenchSpec;
+  warmup: number;
+  calls: number;
+  samplesNs: number[];
+  extras: Record<string, number[]>;
+  error?: string;
+}
+
+const recorded: Recorded[] = [];
+
+/**
+ * Registers a bench with `Deno.bench` (group = `question/workload`) and
+ * records its iteration times for the runner.
+ */
+export function bench(spec: BenchSpec): void {
+  const samples = spec.samples ?? (QUICK ? 3 : 5);
+  const warmup = spec.warmup ?? (QUICK ? 1 : 2);
+  const record: Recorded = { spec, warmup, calls: 0, samplesNs: [], extras: {} };
+  recorded.push(record);
+  Deno.bench({
+    name: spec.workload === "-" ? spec.name : `${spec.name} [${spec.workload}]`,
+    group: spec.workload === "-" ? spec.question : `${spec.question} [${spec.workload}]`,
+    baseline: spec.baseline ?? false,
+    n: samples,
+    warmup,
+    async fn(): Promise<void> {
+      const started = performance.now();
+      let extras: void | Record<string, number>;
+      try {
+        extras = await spec.fn();
+      } catch (error) {
+        record.error = String(error instanceof Error ? error.message : error);
+        throw error;
+      }
+      const elapsedNs = (performance.now() - started) * 1e6;
+      record.calls++;
+      if (record.calls <= warmup) return;
+      record.samplesNs.push(elapsedNs);
+      if (extras) {
+        for (const [key, value] of Object.entries(extras)) {
+          (record.extras[key] ??= []).push(value);
+        }
+      }
+    },
+  });
+}
+
+/** Reports a mechanism that could not run here (shown in the runner's table as skipped). */
+export function skipped(question: string, name: string, reason: string): void {
+  console.error(`BENCHSKIP ${JSON.stringify({ question, name, reason })}`);
+}
+
+globalThis.addEventListener("unload", () => {
+  for (const { spec, samplesNs, extras, error } of recorded) {
+    const { fn: _fn, ...meta } = spec;
+    console.error(`BENCHSTAT ${JSON.stringify({ ...meta, samplesNs, extras, error })}`);
+  }
+});
+
+/** Deterministic 32-bit xorshift generator (for reproducible workloads). */
+export function xorshift(seed: number): () => number {
+  let x = seed | 0 || 0x9e3779b9;
+  return (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
