@@ -250,3 +250,67 @@ export class PipeClosedError extends ClosedError {}
  * ```
  */
 export class MessageCorruptError extends ConcurrencyError {}
+
+/**
+ * The worker was asked to terminate (`WorkerProcess.terminate()`,
+ * `Pool.terminate()`): every wait of this module in that worker throws it
+ * within a bounded time, so the task unwinds and its `using` guards release.
+ * Catching it does not cancel the termination.
+ *
+ * @example
+ * ```ts
+ * import { TerminatedError } from "@concur/shm";
+ *
+ * console.log(new TerminatedError("Worker terminated").name); // "TerminatedError"
+ * ```
+ */
+export class TerminatedError extends ConcurrencyError {}
+
+/**
+ * An error thrown by a task in another worker, rebuilt here. `remoteName` is
+ * the original error's `name` (`"RangeError"`...), `message` its message,
+ * and `cause` an `Error` whose `stack` is the remote stack trace (Python's
+ * `RemoteTraceback`).
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "@concur/shm";
+ *
+ * const err = new RemoteError("RangeError", "bad size", "RangeError: bad size\n    at task");
+ * console.log(err.remoteName, err.message); // "RangeError" "bad size"
+ * ```
+ */
+export class RemoteError extends ConcurrencyError {
+  /** The `name` of the error thrown in the worker. */
+  readonly remoteName: string;
+  /** The stack trace recorded in the worker ("" if there was none). */
+  readonly remoteStack: string;
+  /**
+   * Creates the error.
+   *
+   * @param remoteName The remote error's `name`.
+   * @param message The remote error's message.
+   * @param remoteStack The remote stack trace.
+   */
+  constructor(remoteName: string, message: string, remoteStack: string = "") {
+    const cause = new Error(`${remoteName}: ${message}`);
+    cause.name = "RemoteTraceback";
+    cause.stack = remoteStack || `${remoteName}: ${message}`;
+    super(message, { cause });
+    this.remoteName = remoteName;
+    this.remoteStack = remoteStack;
+  }
+}
+
+/**
+ * The worker running a task died before the task finished (it crashed or
+ * was terminated): the task's result is this error, never a pending promise.
+ *
+ * @example
+ * ```ts
+ * import { WorkerDiedError } from "@concur/shm";
+ *
+ * console.log(new WorkerDiedError("Worker 3 died during task 12").name); // "WorkerDiedError"
+ * ```
+ */
+export class WorkerDiedError extends ConcurrencyError {}
