@@ -1,0 +1,713 @@
+/**
+ * The single-producer single-consumer ring of framed messages that
+ * `RingBuffer` and `Pipe` are made of. It lives in a {@linkcode Memory} at a
+ * base cell, so one memory can hold several rings (a duplex pipe holds two).
+ *
+ * Layout (cells, relative to the base; lines of 16 cells = 64 bytes so that
+ * the producer's and the consumer's hot cells never share a cache line):
+ *
+ * | cell | name              | written by                  | read by            |
+ * |------|-------------------|-----------------------------|--------------------|
+ * | 0    | TAIL              | producer (publishes frames) | consumer           |
+ * | 1    | CONSUMER_SLEEPING | consumer, before it sleeps  | producer, per push |
+ * | 2    | CONSUMER_BELL     | producer (wake), closers    | consumer (futex)   |
+ * | 16   | HEAD              | consumer (frees cells)      | producer           |
+ * | 17   | PRODUCER_SLEEPING | producer, before it sleeps  | consumer, per pop  |
+ * | 18   | PRODUCER_BELL     | consumer (wake), closers    | producer (futex)   |
+ * | 32   | WRITER_CLOSED     | the writing side's close    | both               |
+ * | 33   | READER_CLOSED     | the reading side's close    | both               |
+ * | 48.. | data              | frames, a circle of `capacity` cells (a power of two) |
+ *
+ * TAIL and HEAD are free-running cell counters (wrapping at 2^32); a
+ * position's cell is `position & (capacity - 1)`, and `TAIL - HEAD` (as
+ * int32) is the number of cells holding frames.
+ *
+ * Frames start on a cell. The first cell `h` says what follows:
+ * - `h >>> 30 === 0`: a byte message of `h` bytes in the next
+ *   `ceil(h / 4)` cells (it may wrap around the end of the circle);
+ * - `h >>> 30 === 1`: a chunk of `h & 0x3fffffff` bytes of a longer message
+ *   whose last chunk is an ordinary byte frame (used by pipes only);
+ * - `h >>> 30 === 2`: `h & 0x3fffffff` int32 numbers, one per cell;
+ * - `h >>> 30 === 3`: `h & 0x3fffffff` float64 numbers, two cells each.
+ * A frame that claims more cells than TAIL published, or an empty run, is
+ * corrupt and throws {@linkcode MessageCorruptError}.
+ *
+ * Invariants and why they hold:
+ * - Only the producer writes TAIL and the cells in `[TAIL, HEAD + capacity)`;
+ *   only the consumer writes HEAD and the cells in `[HEAD, TAIL)` (it rewrites
+ *   a run's header when it takes part of the run). Each side therefore loads
+ *   its own index from memory (so the role can move to another thread) and
+ *   caches the other's (rigtorp's trick): a stale cached index only makes the
+ *   ring look fuller or emptier than it is, never the reverse.
+ * - Publication: frame cells and bytes are written first, then TAIL is
+ *   stored; the consumer loads TAIL before it reads them (sequentially
+ *   consistent atomics order the plain byte copies). Symmetrically, the
+ *   consumer has finished reading cells before it stores HEAD.
+ * - No lost wake-up (Dekker, with seq-cst cells): a side about to sleep
+ *   stores its SLEEPING flag, loads its bell, then re-checks the ring and the
+ *   closed flags, and sleeps on the bell only if the bell still holds the
+ *   value it loaded. The other side stores its index, then loads SLEEPING;
+ *   if set, it increments the bell and notifies. Either the sleeper's re-check
+ *   sees the new index, or the waker sees the flag and changes the bell after
+ *   the sleeper loaded it (so the futex wait returns at once). `close()`
+ *   stores its flag and then rings both bells, with the same argument.
+ * - The waker pays a notify only when the flag is set: on the fast path a
+ *   push is stores of the frame, one store of TAIL and one load of the flag.
+ *
+ * @module
+ */
+
+import type { Memory } from "../shm/memory.ts";
+import type { Deadline } from "../shm/timeout.ts";
+import { MessageCorruptError } from "./errors.ts";
+
+/** Cells before the data area. */
+export const RING_CONTROL_CELLS = 48;
+
+const TAIL = 0;
+const CONSUMER_SLEEPING = 1;
+const CONSUMER_BELL = 2;
+const HEAD = 16;
+const PRODUCER_SLEEPING = 17;
+const PRODUCER_BELL = 18;
+const WRITER_CLOSED = 32;
+const READER_CLOSED = 33;
+
+const KIND_BYTES = 0;
+const KIND_CHUNK = 1;
+const KIND_I32 = 2;
+const KIND_F64 = 3;
+const COUNT_MASK = 0x3fffffff;
+const I32_RUN = 0x80000000 | 0;
+const F64_RUN = 0xc0000000 | 0;
+const CHUNK = 0x40000000;
+
+/** Reads of the other side's index before going to sleep (about 10 µs here). */
+const SPIN = 200;
+
+/** What the next frame holds, as `peekKind` reports it. */
+export type FrameKind = "bytes" | "number" | "none";
+
+/**
+ * Outcome of waiting for room or for data: `Ok` (there is room / data),
+ * `TimedOut`, or `Closed` (the other side closed; for the consumer: and
+ * nothing is left).
+ */
+export const Ready = { Ok: 1, TimedOut: 0, Closed: -1 } as const;
+/** One of the {@linkcode Ready} outcomes. */
+export type Ready = typeof Ready[keyof typeof Ready];
+
+const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pause() : () => {};
+
+const f64 = new Float64Array(1);
+const f64Cells = new Int32Array(f64.buffer);
+
+/** Smallest power of two >= n. */
+export function ceilPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** One SPSC ring inside a memory (see the module doc for the layout). */
+export class SpscRing {
+  readonly memory: Memory;
+  /** Capacity in cells (a power of two). */
+  readonly capacity: number;
+  readonly #mask: number;
+  readonly #base: number;
+  readonly #data: number;
+  readonly #dataByte: number;
+  /** Producer's cache of HEAD. */
+  #head = 0;
+  /** Consumer's cache of TAIL. */
+  #tail = 0;
+  /** Chunks of a long message received so far (consumer side). */
+  #chunks: Uint8Array[] = [];
+
+  constructor(memory: Memory, baseCell: number, capacityCells: number) {
+    this.memory = memory;
+    this.capacity = capacityCells;
+    this.#mask = capacityCells - 1;
+    this.#base = baseCell;
+    this.#data = baseCell + RING_CONTROL_CELLS;
+    this.#dataByte = this.#data * 4;
+    this.#head = memory.load(baseCell + HEAD);
+    this.#tail = memory.load(baseCell + TAIL);
+  }
+
+  /** Total cells a ring of `capacityCells` takes, control included. */
+  static cells(capacityCells: number): number {
+    return RING_CONTROL_CELLS + capacityCells;
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** Cells holding frames (a snapshot). */
+  usedCells(): number {
+    const m = this.memory;
+    return (m.load(this.#base + TAIL) - m.load(this.#base + HEAD)) | 0;
+  }
+
+  writerClosed(): boolean {
+    return this.memory.load(this.#base + WRITER_CLOSED) !== 0;
+  }
+
+  readerClosed(): boolean {
+    return this.memory.load(this.#base + READER_CLOSED) !== 0;
+  }
+
+  /** The writing side will write no more: the reader drains, then sees the end. */
+  closeWriter(): void {
+    this.memory.store(this.#base + WRITER_CLOSED, 1);
+    this.#ringBoth();
+  }
+
+  /** The reading side will read no more: the writer's pushes fail. */
+  closeReader(): void {
+    this.memory.store(this.#base + READER_CLOSED, 1);
+    this.#ringBoth();
+  }
+
+  #ringBoth(): void {
+    const m = this.memory;
+    m.add(this.#base + CONSUMER_BELL, 1);
+    m.notify(this.#base + CONSUMER_BELL);
+    m.add(this.#base + PRODUCER_BELL, 1);
+    m.notify(this.#base + PRODUCER_BELL);
+  }
+
+  // ------------------------------------------------------------- producer
+
+  /** Free cells as the producer sees them, refreshing its cached HEAD if fewer than `need`. */
+  #free(tail: number, need: number): number {
+    let free = this.capacity - ((tail - this.#head) | 0);
+    if (free < need) {
+      this.#head = this.memory.load(this.#base + HEAD);
+      free = this.capacity - ((tail - this.#head) | 0);
+    }
+    return free;
+  }
+
+  /** Publishes `tail` and wakes the consumer if it sleeps. */
+  #publish(tail: number): void {
+    const m = this.memory;
+    m.store(this.#base + TAIL, tail);
+    if (m.load(this.#base + CONSUMER_SLEEPING) !== 0) {
+      m.add(this.#base + CONSUMER_BELL, 1);
+      m.notify(this.#base + CONSUMER_BELL, 1);
+    }
+  }
+
+  /** Cells a byte frame of `length` bytes takes. */
+  static frameCells(length: number): number {
+    return 1 + ((length + 3) >>> 2);
+  }
+
+  /** Writes `bytes` at cell position `position` (wrapping). */
+  #writePayload(position: number, bytes: Uint8Array): void {
+    const length = bytes.length;
+    if (length === 0) return;
+    const cell = position & this.#mask;
+    const room = (this.capacity - cell) * 4;
+    const m = this.memory;
+    if (length <= room) {
+      m.writeBytes(this.#dataByte + cell * 4, bytes);
+    } else {
+      m.writeBytes(this.#dataByte + cell * 4, bytes.subarray(0, room));
+      m.writeBytes(this.#dataByte, bytes.subarray(room));
+    }
+  }
+
+  /** Reads `target.length` bytes at cell position `position` (wrapping). */
+  #readPayload(position: number, target: Uint8Array): void {
+    const length = target.length;
+    if (length === 0) return;
+    const cell = position & this.#mask;
+    const room = (this.capacity - cell) * 4;
+    const m = this.memory;
+    if (length <= room) {
+      m.readBytes(this.#dataByte + cell * 4, target);
+    } else {
+      m.readBytes(this.#dataByte + cell * 4, target.subarray(0, room));
+      m.readBytes(this.#dataByte, target.subarray(room));
+    }
+  }
+
+  /** Pushes one byte frame if it fits now (header `header`, defaulting to its length). */
+  tryPushBytes(bytes: Uint8Array, header: number = bytes.length): boolean {
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
+    const need = 1 + ((bytes.length + 3) >>> 2);
+    if (this.#free(tail, need) < need) return false;
+    m.store(this.#data + (tail & this.#mask), header);
+    this.#writePayload(tail + 1, bytes);
+    this.#publish((tail + need) | 0);
+    return true;
+  }
+
+  /**
+   * Pushes a message larger than one frame can hold as chunks, waiting for
+   * room between them. Returns false if the deadline passed (the chunks
+   * already pushed stay: the message is then truncated for the reader, which
+   * is why only pipes, whose writer is alone on its end, use this).
+   */
+  pushChunked(bytes: Uint8Array, deadline: Deadline): Ready {
+    const chunk = ((this.capacity >>> 1) - 1) * 4;
+    let offset = 0;
+    while (bytes.length - offset > chunk) {
+      const part = bytes.subarray(offset, offset + chunk);
+      for (;;) {
+        if (this.tryPushBytes(part, CHUNK | chunk)) break;
+        const ready = this.awaitWritable(1 + (chunk >>> 2), deadline);
+        if (ready !== Ready.Ok) return ready;
+      }
+      offset += chunk;
+    }
+    const last = bytes.subarray(offset);
+    for (;;) {
+      if (this.tryPushBytes(last)) return Ready.Ok;
+      const ready = this.awaitWritable(SpscRing.frameCells(last.length), deadline);
+      if (ready !== Ready.Ok) return ready;
+    }
+  }
+
+  /** Async {@linkcode SpscRing.pushChunked}. */
+  async pushChunkedAsync(
+    bytes: Uint8Array,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<Ready> {
+    const chunk = ((this.capacity >>> 1) - 1) * 4;
+    let offset = 0;
+    while (bytes.length - offset > chunk) {
+      const part = bytes.subarray(offset, offset + chunk);
+      for (;;) {
+        if (this.tryPushBytes(part, CHUNK | chunk)) break;
+        const ready = await this.awaitWritableAsync(1 + (chunk >>> 2), deadline, signal);
+        if (ready !== Ready.Ok) return ready;
+      }
+      offset += chunk;
+    }
+    const last = bytes.subarray(offset);
+    for (;;) {
+      if (this.tryPushBytes(last)) return Ready.Ok;
+      const ready = await this.awaitWritableAsync(
+        SpscRing.frameCells(last.length),
+        deadline,
+        signal,
+      );
+      if (ready !== Ready.Ok) return ready;
+    }
+  }
+
+  /**
+   * Pushes `messages[from..]` as byte frames while they fit, publishing once;
+   * returns how many were pushed. Every message must fit an empty ring.
+   */
+  tryPushManyBytes(messages: readonly Uint8Array[], from: number): number {
+    const m = this.memory;
+    const start = m.load(this.#base + TAIL);
+    let tail = start;
+    let i = from;
+    for (; i < messages.length; i++) {
+      const bytes = messages[i];
+      const need = 1 + ((bytes.length + 3) >>> 2);
+      if (this.#free(tail, need) < need) break;
+      m.store(this.#data + (tail & this.#mask), bytes.length);
+      this.#writePayload(tail + 1, bytes);
+      tail = (tail + need) | 0;
+    }
+    if (tail !== start) this.#publish(tail);
+    return i - from;
+  }
+
+  /** Pushes one int32 if a cell pair is free. */
+  tryPushInt32(value: number): boolean {
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
+    if (this.#free(tail, 2) < 2) return false;
+    const mask = this.#mask;
+    m.store(this.#data + (tail & mask), I32_RUN | 1);
+    m.store(this.#data + ((tail + 1) & mask), value);
+    this.#publish((tail + 2) | 0);
+    return true;
+  }
+
+  /** Pushes one float64 if three cells are free. */
+  tryPushFloat64(value: number): boolean {
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
+    if (this.#free(tail, 3) < 3) return false;
+    const mask = this.#mask;
+    f64[0] = value;
+    m.store(this.#data + (tail & mask), F64_RUN | 1);
+    m.store(this.#data + ((tail + 1) & mask), f64Cells[0]);
+    m.store(this.#data + ((tail + 2) & mask), f64Cells[1]);
+    this.#publish((tail + 3) | 0);
+    return true;
+  }
+
+  /**
+   * Pushes as many numbers of `source[from..]` as fit now, as one run;
+   * returns how many.
+   */
+  tryPushRun(source: Int32Array | Float64Array, from: number): number {
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
+    const perItem = source instanceof Int32Array ? 1 : 2;
+    const wanted = source.length - from;
+    let free = this.#free(tail, 1 + wanted * perItem) - 1;
+    if (free < perItem) return 0;
+    const count = Math.min(wanted, (free / perItem) | 0, COUNT_MASK);
+    free = count * perItem;
+    m.store(this.#data + (tail & this.#mask), (perItem === 1 ? I32_RUN : F64_RUN) | count);
+    this.#writePayload(
+      tail + 1,
+      new Uint8Array(source.buffer, source.byteOffset + from * source.BYTES_PER_ELEMENT, free * 4),
+    );
+    this.#publish((tail + 1 + free) | 0);
+    return count;
+  }
+
+  // ------------------------------------------------------------- consumer
+
+  /** Cells readable as the consumer sees them, refreshing its cached TAIL if none. */
+  #available(head: number): number {
+    let used = (this.#tail - head) | 0;
+    if (used <= 0) {
+      this.#tail = this.memory.load(this.#base + TAIL);
+      used = (this.#tail - head) | 0;
+    }
+    return used;
+  }
+
+  /** Frees cells up to `head` and wakes the producer if it sleeps. */
+  #release(head: number): void {
+    const m = this.memory;
+    m.store(this.#base + HEAD, head);
+    if (m.load(this.#base + PRODUCER_SLEEPING) !== 0) {
+      m.add(this.#base + PRODUCER_BELL, 1);
+      m.notify(this.#base + PRODUCER_BELL, 1);
+    }
+  }
+
+  #corrupt(what: string): never {
+    throw new MessageCorruptError(`Cannot read message: ${what} (the ring is corrupt)`);
+  }
+
+  /** What the next frame is, without taking it. */
+  peekKind(): FrameKind {
+    const head = this.memory.load(this.#base + HEAD);
+    if (this.#available(head) <= 0) return "none";
+    const kind = this.memory.load(this.#data + (head & this.#mask)) >>> 30;
+    return kind === KIND_I32 || kind === KIND_F64 ? "number" : "bytes";
+  }
+
+  /**
+   * Takes the next byte message, or returns undefined if none is complete.
+   * Throws a TypeError (taking nothing) if the next frame holds numbers.
+   */
+  tryPopBytes(): Uint8Array | undefined {
+    const m = this.memory;
+    for (;;) {
+      const head = m.load(this.#base + HEAD);
+      const used = this.#available(head);
+      if (used <= 0) return undefined;
+      const header = m.load(this.#data + (head & this.#mask));
+      const kind = header >>> 30;
+      if (kind === KIND_I32 || kind === KIND_F64) {
+        throw new TypeError("Cannot pop bytes: the next message is a number (use popNumber)");
+      }
+      const length = header & COUNT_MASK;
+      const cells = 1 + ((length + 3) >>> 2);
+      if (cells > used || cells > this.capacity) {
+        this.#corrupt(`a frame of ${length} bytes exceeds the ${used} cells published`);
+      }
+      const out = new Uint8Array(length);
+      this.#readPayload(head + 1, out);
+      this.#release((head + cells) | 0);
+      if (kind === KIND_BYTES) {
+        if (this.#chunks.length === 0) return out;
+        this.#chunks.push(out);
+        return this.#joinChunks();
+      }
+      this.#chunks.push(out); // a chunk: keep going
+    }
+  }
+
+  /**
+   * Takes up to `max` complete byte messages into `out`, freeing their cells
+   * once; stops early at a number frame or a chunk. Returns how many.
+   */
+  tryPopManyBytes(max: number, out: Uint8Array[]): number {
+    if (this.#chunks.length > 0) {
+      const one = this.tryPopBytes();
+      if (one === undefined) return 0;
+      out.push(one);
+      return 1;
+    }
+    const m = this.memory;
+    const start = m.load(this.#base + HEAD);
+    let head = start;
+    let taken = 0;
+    while (taken < max) {
+      const used = this.#available(head);
+      if (used <= 0) break;
+      const header = m.load(this.#data + (head & this.#mask));
+      if (header >>> 30 !== KIND_BYTES) break;
+      const cells = 1 + ((header + 3) >>> 2);
+      if (cells > used || cells > this.capacity) {
+        if (head !== start) break; // deliver what is good first
+        this.#corrupt(`a frame of ${header} bytes exceeds the ${used} cells published`);
+      }
+      const bytes = new Uint8Array(header);
+      this.#readPayload(head + 1, bytes);
+      out.push(bytes);
+      head = (head + cells) | 0;
+      taken++;
+    }
+    if (head !== start) this.#release(head);
+    if (taken === 0 && this.nextKindCode() === KIND_CHUNK) {
+      const one = this.tryPopBytes();
+      if (one !== undefined) {
+        out.push(one);
+        return 1;
+      }
+    }
+    return taken;
+  }
+
+  #joinChunks(): Uint8Array {
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    let total = 0;
+    for (const chunk of chunks) total += chunk.length;
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+
+  /** Whether a long message is half received (its chunks are held here). */
+  midMessage(): boolean {
+    return this.#chunks.length > 0;
+  }
+
+  /**
+   * Takes the next number; returns undefined if the ring is empty. Throws a
+   * TypeError (taking nothing) if the next frame is a byte message.
+   */
+  tryPopNumber(): number | undefined {
+    const m = this.memory;
+    const head = m.load(this.#base + HEAD);
+    const used = this.#available(head);
+    if (used <= 0) return undefined;
+    const mask = this.#mask;
+    const header = m.load(this.#data + (head & mask));
+    const kind = header >>> 30;
+    const count = header & COUNT_MASK;
+    let value: number;
+    let taken: number;
+    if (kind === KIND_I32) {
+      if (count === 0 || count + 1 > used) this.#corrupt(`a run of ${count} int32 is invalid`);
+      value = m.load(this.#data + ((head + 1) & mask));
+      taken = 1;
+    } else if (kind === KIND_F64) {
+      if (count === 0 || 2 * count + 1 > used) {
+        this.#corrupt(`a run of ${count} float64 is invalid`);
+      }
+      f64Cells[0] = m.load(this.#data + ((head + 1) & mask));
+      f64Cells[1] = m.load(this.#data + ((head + 2) & mask));
+      value = f64[0];
+      taken = 2;
+    } else {
+      throw new TypeError("Cannot pop a number: the next message is bytes (use pop)");
+    }
+    if (count > 1) {
+      // Rewrite the rest of the run as a run starting where this one ends:
+      // the cells are ours until HEAD moves past them.
+      m.store(this.#data + ((head + taken) & mask), header - 1);
+      this.#release((head + taken) | 0);
+    } else {
+      this.#release((head + 1 + taken) | 0);
+    }
+    return value;
+  }
+
+  /**
+   * Takes up to `target.length - from` numbers of the run at the head into
+   * `target[from..]`; returns how many (0 if the ring is empty or the next
+   * frame does not hold numbers of the target's type).
+   */
+  tryPopRun(target: Int32Array | Float64Array, from: number): number {
+    const m = this.memory;
+    const head = m.load(this.#base + HEAD);
+    const used = this.#available(head);
+    if (used <= 0) return 0;
+    const mask = this.#mask;
+    const header = m.load(this.#data + (head & mask));
+    const kind = header >>> 30;
+    const perItem = target instanceof Int32Array ? 1 : 2;
+    if (kind !== (perItem === 1 ? KIND_I32 : KIND_F64)) return 0;
+    const count = header & COUNT_MASK;
+    if (count === 0 || count * perItem + 1 > used) this.#corrupt(`a run of ${count} is invalid`);
+    const taken = Math.min(count, target.length - from);
+    if (taken <= 0) return 0;
+    this.#readPayload(
+      head + 1,
+      new Uint8Array(
+        target.buffer,
+        target.byteOffset + from * target.BYTES_PER_ELEMENT,
+        taken * perItem * 4,
+      ),
+    );
+    if (taken < count) {
+      m.store(this.#data + ((head + taken * perItem) & mask), header - taken);
+      this.#release((head + taken * perItem) | 0);
+    } else {
+      this.#release((head + 1 + count * perItem) | 0);
+    }
+    return taken;
+  }
+
+  /** The kind code of the next frame's header, or -1 if empty. */
+  nextKindCode(): number {
+    const head = this.memory.load(this.#base + HEAD);
+    if (this.#available(head) <= 0) return -1;
+    return this.memory.load(this.#data + (head & this.#mask)) >>> 30;
+  }
+
+  // ------------------------------------------------------------- waiting
+
+  /**
+   * Waits until some frame is readable (Ok), the writer closed with nothing
+   * left (Closed), or the deadline passes (TimedOut). Spins briefly first.
+   */
+  awaitReadable(deadline: Deadline): Ready {
+    const m = this.memory;
+    const base = this.#base;
+    for (let i = 0; i < SPIN; i++) {
+      if (((m.load(base + TAIL) - m.load(base + HEAD)) | 0) > 0) return Ready.Ok;
+      pause();
+    }
+    for (;;) {
+      m.store(base + CONSUMER_SLEEPING, 1);
+      const bell = m.load(base + CONSUMER_BELL);
+      const state = this.#readableState();
+      if (state !== Ready.TimedOut) {
+        m.store(base + CONSUMER_SLEEPING, 0);
+        return state;
+      }
+      const remaining = deadline.remaining();
+      if (remaining === 0) {
+        m.store(base + CONSUMER_SLEEPING, 0);
+        return Ready.TimedOut;
+      }
+      m.wait(base + CONSUMER_BELL, bell, remaining);
+      m.store(base + CONSUMER_SLEEPING, 0);
+    }
+  }
+
+  /** Async {@linkcode SpscRing.awaitReadable}. */
+  async awaitReadableAsync(deadline: Deadline, signal: AbortSignal | undefined): Promise<Ready> {
+    const m = this.memory;
+    const base = this.#base;
+    for (;;) {
+      m.store(base + CONSUMER_SLEEPING, 1);
+      const bell = m.load(base + CONSUMER_BELL);
+      const state = this.#readableState();
+      const remaining = deadline.remaining();
+      if (state !== Ready.TimedOut || remaining === 0) {
+        m.store(base + CONSUMER_SLEEPING, 0);
+        return state;
+      }
+      try {
+        await m.waitAsync(base + CONSUMER_BELL, bell, remaining, signal);
+      } finally {
+        m.store(base + CONSUMER_SLEEPING, 0);
+      }
+    }
+  }
+
+  /** Ok if data is readable, Closed if the writer closed and nothing is left, else TimedOut. */
+  #readableState(): Ready {
+    const m = this.memory;
+    const base = this.#base;
+    if (((m.load(base + TAIL) - m.load(base + HEAD)) | 0) > 0) return Ready.Ok;
+    if (m.load(base + WRITER_CLOSED) !== 0) {
+      // Re-check: frames published before the close are still delivered.
+      return ((m.load(base + TAIL) - m.load(base + HEAD)) | 0) > 0 ? Ready.Ok : Ready.Closed;
+    }
+    return Ready.TimedOut;
+  }
+
+  /**
+   * Waits until `need` cells are free (Ok), the reader closed (Closed), or the
+   * deadline passes (TimedOut). Spins briefly first.
+   */
+  awaitWritable(need: number, deadline: Deadline): Ready {
+    const m = this.memory;
+    const base = this.#base;
+    for (let i = 0; i < SPIN; i++) {
+      if (this.capacity - ((m.load(base + TAIL) - m.load(base + HEAD)) | 0) >= need) {
+        return Ready.Ok;
+      }
+      pause();
+    }
+    for (;;) {
+      m.store(base + PRODUCER_SLEEPING, 1);
+      const bell = m.load(base + PRODUCER_BELL);
+      const state = this.#writableState(need);
+      if (state !== Ready.TimedOut) {
+        m.store(base + PRODUCER_SLEEPING, 0);
+        return state;
+      }
+      const remaining = deadline.remaining();
+      if (remaining === 0) {
+        m.store(base + PRODUCER_SLEEPING, 0);
+        return Ready.TimedOut;
+      }
+      m.wait(base + PRODUCER_BELL, bell, remaining);
+      m.store(base + PRODUCER_SLEEPING, 0);
+    }
+  }
+
+  /** Async {@linkcode SpscRing.awaitWritable}. */
+  async awaitWritableAsync(
+    need: number,
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+  ): Promise<Ready> {
+    const m = this.memory;
+    const base = this.#base;
+    for (;;) {
+      m.store(base + PRODUCER_SLEEPING, 1);
+      const bell = m.load(base + PRODUCER_BELL);
+      const state = this.#writableState(need);
+      const remaining = deadline.remaining();
+      if (state !== Ready.TimedOut || remaining === 0) {
+        m.store(base + PRODUCER_SLEEPING, 0);
+        return state;
+      }
+      try {
+        await m.waitAsync(base + PRODUCER_BELL, bell, remaining, signal);
+      } finally {
+        m.store(base + PRODUCER_SLEEPING, 0);
+      }
+    }
+  }
+
+  #writableState(need: number): Ready {
+    const m = this.memory;
+    const base = this.#base;
+    if (m.load(base + READER_CLOSED) !== 0) return Ready.Closed;
+    if (this.capacity - ((m.load(base + TAIL) - m.load(base + HEAD)) | 0) >= need) {
+      return Ready.Ok;
+    }
+    return Ready.TimedOut;
+  }
+}
