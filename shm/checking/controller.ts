@@ -69,7 +69,7 @@ export interface Scenario<S = unknown> {
    * Runs on the controller after every thread returned; throw to fail the
    * schedule. `results[i]` is what thread `i` returned (through JSON).
    */
-  readonly check?: (state: S, results: unknown[]) => void;
+  check?(state: S, results: unknown[]): void;
   /** Steps after which a schedule counts as a livelock (default 20,000). */
   readonly maxSteps?: number;
 }

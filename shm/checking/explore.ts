@@ -131,7 +131,7 @@ export function scheduleChooser(schedule: readonly Choice[]): Chooser {
 }
 
 async function withPool<T>(
-  scenario: Scenario<never> | Scenario<unknown>,
+  scenario: Scenario<unknown>,
   pool: SimulationPool | undefined,
   fn: (pool: SimulationPool) => Promise<T>,
 ): Promise<T> {
@@ -186,11 +186,11 @@ function failureOf(
  * assertExplored(await exploreRandom(mutexScenario, { schedules: 1000 }));
  * ```
  */
-export function exploreRandom<S>(
-  scenario: Scenario<S>,
+export function exploreRandom(
+  scenario: Scenario<unknown>,
   options: RandomOptions = {},
 ): Promise<ExplorationReport> {
-  const target = scenario as Scenario<unknown>;
+  const target = scenario;
   const base = options.seed ?? (Math.random() * 2 ** 32) >>> 0;
   const count = options.schedules ?? 1000;
   return withPool(target, options.pool, async (pool) => {
@@ -260,11 +260,11 @@ function isPreemption(enabled: readonly Choice[], running: number, choice: Choic
  * console.log(report.complete);
  * ```
  */
-export function exploreExhaustive<S>(
-  scenario: Scenario<S>,
+export function exploreExhaustive(
+  scenario: Scenario<unknown>,
   options: ExhaustiveOptions = {},
 ): Promise<ExplorationReport> {
-  const target = scenario as Scenario<unknown>;
+  const target = scenario;
   const bound = options.preemptionBound ?? 2;
   const maxSchedules = options.maxSchedules ?? 100_000;
   return withPool(target, options.pool, async (pool) => {
@@ -374,12 +374,12 @@ export function exploreExhaustive<S>(
  * console.log(result.status, result.trace?.join("\n"));
  * ```
  */
-export function replay<S>(
-  scenario: Scenario<S>,
+export function replay(
+  scenario: Scenario<unknown>,
   from: { seed: number } | { schedule: string | readonly Choice[] },
   options: { pool?: SimulationPool } = {},
 ): Promise<ScheduleResult> {
-  const target = scenario as Scenario<unknown>;
+  const target = scenario;
   return withPool(target, options.pool, (pool) => {
     const chooser = "seed" in from ? randomChooser(from.seed) : scheduleChooser(
       typeof from.schedule === "string" ? parseSchedule(from.schedule) : from.schedule,

@@ -7,11 +7,14 @@
 import { CheckingMemory } from "../../../shm/checking/checking_memory.ts";
 import type { Memory, MemoryHandle } from "../../../shm/memory.ts";
 
-/** Enters; throws if another thread is inside. `count` adds to the entry counter. */
-export function enterCritical(probe: Memory, count: number): void {
+/**
+ * Enters; throws if `limit` threads are already inside (1: mutual
+ * exclusion). `count` adds to the entry counter.
+ */
+export function enterCritical(probe: Memory, count: number, limit: number = 1): void {
   const inside = probe.add(0, 1);
-  if (inside !== 0) {
-    throw new Error(`mutual exclusion violated: ${inside} other thread(s) inside`);
+  if (inside >= limit) {
+    throw new Error(`exclusion violated: ${inside} other thread(s) inside, limit ${limit}`);
   }
   probe.add(1, count);
 }
