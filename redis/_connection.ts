@@ -1,0 +1,390 @@
+/**
+ * The connections behind one Redis-backed object: a command connection for
+ * scripts and plain commands, and a small pool of dedicated connections for
+ * blocking waits (a connection blocked in `BLMOVE` can carry nothing else).
+ *
+ * Bounded everywhere: the first connect has `connectTimeout`; a lost
+ * connection is retried for `reconnectTimeout` and then every pending and
+ * later call fails with {@linkcode RedisConnectionError}; a command that gets
+ * no answer fails after `commandTimeout`. Nothing waits forever on a dead
+ * server.
+ *
+ * Commands are never re-sent after a connection drops
+ * (`autoResendUnfulfilledCommands: false`): a put whose reply was lost fails
+ * instead of possibly being applied twice.
+ *
+ * @module
+ */
+
+import { Redis } from "npm:ioredis@^6.0.0";
+import type { ChainableCommander } from "npm:ioredis@^6.0.0";
+import { RedisConnectionError } from "./errors.ts";
+
+/** Connection options shared by every Redis-backed object. */
+export interface RedisConnectOptions {
+  /** Milliseconds allowed for the first connection (and each reconnect attempt). Default 5000. */
+  connectTimeout?: number;
+  /**
+   * Milliseconds a lost connection is retried before pending and later calls
+   * fail with `RedisConnectionError`. Default 10000.
+   */
+  reconnectTimeout?: number;
+  /** Milliseconds a non-blocking command may wait for its reply. Default 15000. */
+  commandTimeout?: number;
+  /** Prefix of every key (before the `{name}` hash tag). Default `"concur:"`. */
+  prefix?: string;
+}
+
+/** A Lua script run by `EVALSHA` (loaded on demand, also inside pipelines). */
+export interface Script {
+  /** Command name it is registered under on the client. */
+  readonly name: string;
+  /** Number of leading arguments that are keys. */
+  readonly keys: number;
+  /** The Lua source. */
+  readonly lua: string;
+}
+
+/** Lua helper prepended to scripts that need the server clock (ms). */
+export const LUA_NOW = `local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+type Arg = string | number | Buffer;
+type Buffer = Uint8Array;
+
+interface BlockingConnection {
+  readonly client: Redis;
+  readonly id: number;
+}
+
+/** Hides the password of a Redis URL for messages. */
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Checks a Redis URL before any connection is tried.
+ *
+ * @throws {TypeError} If it is not a `redis://` or `rediss://` URL.
+ */
+export function checkUrl(url: string): void {
+  if (typeof url !== "string") {
+    throw new TypeError(`Redis URL must be a string: received ${typeof url}`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Invalid Redis URL "${url}": expected redis://host:port[/db]`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(
+      `Invalid Redis URL "${
+        describeUrl(url)
+      }": the scheme must be redis: or rediss:, not ${parsed.protocol}`,
+    );
+  }
+  if (!parsed.hostname) {
+    throw new TypeError(`Invalid Redis URL "${describeUrl(url)}": no host`);
+  }
+}
+
+/**
+ * Checks an object name: non-empty, no `{` or `}` (they would break the
+ * hash tag that keeps all of an object's keys in one Cluster slot).
+ */
+export function checkName(name: string): void {
+  if (typeof name !== "string" || name.length === 0 || /[{}]/.test(name)) {
+    throw new TypeError(
+      `Invalid Redis object name ${
+        JSON.stringify(name)
+      }: expected a non-empty string without { or }`,
+    );
+  }
+}
+
+const CONNECTION_FAILURE =
+  /Connection is closed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|timed out|Stream isn't writeable|MaxRetriesPerRequest|connect ETIMEDOUT|NOAUTH|WRONGPASS|LOADING|invalid password|Reached the max retries/i;
+
+/** The connections of one object (see the module doc). */
+export class Connection {
+  readonly url: string;
+  readonly prefix: string;
+  readonly command: Redis;
+  readonly #options: Required<RedisConnectOptions>;
+  readonly #scripts: readonly Script[];
+  readonly #idle: BlockingConnection[] = [];
+  readonly #busy = new Set<BlockingConnection>();
+  #lastError: Error | undefined;
+  #closed = false;
+
+  private constructor(url: string, options: Required<RedisConnectOptions>, scripts: Script[]) {
+    this.url = describeUrl(url);
+    this.prefix = options.prefix;
+    this.#options = options;
+    this.#scripts = scripts;
+    this.command = this.#makeClient(url, true);
+  }
+
+  /**
+   * Connects (bounded by `connectTimeout`) and checks the server answers.
+   *
+   * @throws {TypeError} For a malformed URL.
+   * @throws {RedisConnectionError} If Redis cannot be reached.
+   */
+  static async open(
+    url: string,
+    options: RedisConnectOptions | undefined,
+    scripts: Script[],
+  ): Promise<Connection> {
+    checkUrl(url);
+    const full: Required<RedisConnectOptions> = {
+      connectTimeout: positive(options?.connectTimeout, 5000, "connectTimeout"),
+      reconnectTimeout: positive(options?.reconnectTimeout, 10000, "reconnectTimeout"),
+      commandTimeout: positive(options?.commandTimeout, 15000, "commandTimeout"),
+      prefix: options?.prefix ?? "concur:",
+    };
+    const connection = new Connection(url, full, scripts);
+    try {
+      await connection.#connect(connection.command);
+    } catch (err) {
+      connection.command.disconnect();
+      throw err;
+    }
+    return connection;
+  }
+
+  /** `prefix{name}:part` — every key of one object shares the `{name}` hash tag. */
+  key(name: string, part: string): string {
+    return `${this.prefix}{${name}}:${part}`;
+  }
+
+  #makeClient(url: string, isCommand: boolean): Redis {
+    let downSince = 0;
+    let ready = false;
+    const client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: this.#options.connectTimeout,
+      commandTimeout: isCommand ? this.#options.commandTimeout : undefined,
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: false,
+      retryStrategy: (times: number) => {
+        // Never retry a connection that was never ready (the first connect
+        // reports its failure), nor one this side closed.
+        if (this.#closed || !ready) return null;
+        if (times === 1) downSince = performance.now();
+        if (performance.now() - downSince > this.#options.reconnectTimeout) return null;
+        return Math.min(20 * times, 250);
+      },
+    });
+    client.on("ready", () => {
+      ready = true;
+    });
+    client.on("error", (err: Error) => {
+      this.#lastError = err;
+    });
+    for (const script of this.#scripts) {
+      client.defineCommand(script.name, { numberOfKeys: script.keys, lua: script.lua });
+    }
+    return client;
+  }
+
+  async #connect(client: Redis): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`no answer within ${this.#options.connectTimeout} ms (connectTimeout)`),
+          ),
+        this.#options.connectTimeout,
+      );
+    });
+    try {
+      await Promise.race([client.connect(), limit]);
+      await Promise.race([client.ping(), limit]);
+    } catch (err) {
+      throw this.wrap(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Turns a client failure into a {@linkcode RedisConnectionError}; other errors pass. */
+  wrap(err: unknown): unknown {
+    if (err instanceof RedisConnectionError) return err;
+    if (this.#closed) {
+      return new RedisConnectionError(`Cannot use Redis at ${this.url}: disconnected`, {
+        cause: err,
+      });
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const isReply = err instanceof Error && err.name === "ReplyError";
+    if (isReply && !/NOAUTH|WRONGPASS|LOADING|invalid password/i.test(message)) return err;
+    if (!CONNECTION_FAILURE.test(message) && !isReply) return err;
+    const detail = this.#lastError && this.#lastError.message !== message
+      ? `${message} (last socket error: ${this.#lastError.message})`
+      : message;
+    return new RedisConnectionError(`Cannot reach Redis at ${this.url}: ${detail}`, {
+      cause: err,
+    });
+  }
+
+  /** Runs a registered script on the command connection. */
+  async run<T>(script: Script, args: Arg[]): Promise<T> {
+    if (this.#closed) throw this.wrap(new Error("closed"));
+    try {
+      // deno-lint-ignore no-explicit-any
+      return await (this.command as any)[script.name](...args) as T;
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /** A pipeline on the command connection (for batches). */
+  pipeline(): ChainableCommander {
+    if (this.#closed) throw this.wrap(new Error("closed"));
+    return this.command.pipeline();
+  }
+
+  /** Executes a pipeline and returns each reply, throwing the first error. */
+  async exec(pipeline: ChainableCommander): Promise<unknown[]> {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    if (replies === null) throw this.wrap(new Error("Connection is closed."));
+    return replies.map(([err, value]) => {
+      if (err) throw this.wrap(err);
+      return value;
+    });
+  }
+
+  /**
+   * Waits until the list `key` is non-empty, without taking anything: a
+   * `BLMOVE key key RIGHT RIGHT` moves the last element onto itself. Used on
+   * level-triggered "condition lists" whose non-emptiness IS the condition
+   * (not empty, not full, idle, free), so a wake-up can never be lost: a
+   * condition that became true before the wait started makes it return at
+   * once.
+   *
+   * @param timeout Milliseconds (Infinity: no limit); at least 1 ms is waited.
+   * @returns `true` if the list was non-empty, `false` on timeout.
+   * @throws The signal's reason if it aborts (the blocked command is
+   * cancelled with `CLIENT UNBLOCK`, or its connection dropped).
+   */
+  async waitNonEmpty(key: string, timeout: number, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    const connection = await this.#takeBlocking();
+    const seconds = timeout === Infinity ? 0 : Math.max(1, Math.ceil(timeout)) / 1000;
+    let aborted = false;
+    let onAbort: (() => void) | undefined;
+    const abortedPromise = new Promise<never>((_, reject) => {
+      if (!signal) return;
+      onAbort = () => {
+        aborted = true;
+        reject(signal.reason);
+        // UNBLOCK reaches the server on another socket: if BLMOVE was not yet
+        // blocked there (reply 0) the connection cannot be trusted to return
+        // soon, so it is dropped instead of pooled.
+        this.command.client("UNBLOCK", connection.id).then(
+          (n) => {
+            if (n === 0) connection.client.disconnect();
+          },
+          () => connection.client.disconnect(),
+        );
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    abortedPromise.catch(() => {});
+    const blocked = connection.client.blmove(key, key, "RIGHT", "RIGHT", seconds);
+    let healthy = true;
+    const settled = blocked.then(
+      (value) => value !== null,
+      (err) => {
+        healthy = false;
+        throw this.wrap(err);
+      },
+    ).finally(() => {
+      if (onAbort) signal!.removeEventListener("abort", onAbort);
+      this.#busy.delete(connection);
+      if (healthy && !this.#closed && connection.client.status === "ready") {
+        this.#idle.push(connection);
+      } else {
+        connection.client.disconnect();
+      }
+    });
+    if (!signal) return await settled;
+    settled.catch(() => {});
+    const result = await Promise.race([settled, abortedPromise]);
+    if (aborted) throw signal.reason;
+    return result;
+  }
+
+  async #takeBlocking(): Promise<BlockingConnection> {
+    while (this.#idle.length > 0) {
+      const connection = this.#idle.pop()!;
+      if (connection.client.status === "ready") {
+        this.#busy.add(connection);
+        return connection;
+      }
+      connection.client.disconnect();
+    }
+    const client = this.command.duplicate({ commandTimeout: undefined });
+    client.on("error", (err: Error) => {
+      this.#lastError = err;
+    });
+    try {
+      await this.#connect(client);
+      const id = await client.client("ID") as number;
+      const connection = { client, id };
+      if (this.#closed) throw new Error("closed");
+      this.#busy.add(connection);
+      return connection;
+    } catch (err) {
+      client.disconnect();
+      throw this.wrap(err);
+    }
+  }
+
+  /** Whether {@linkcode Connection.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes every connection; pending blocking waits fail with `RedisConnectionError`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const connection of [...this.#idle, ...this.#busy]) connection.client.disconnect();
+    this.#idle.length = 0;
+    try {
+      if (this.command.status === "ready") await this.command.quit();
+    } catch {
+      // already gone
+    } finally {
+      this.command.disconnect();
+    }
+  }
+}
+
+function positive(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new RangeError(`${what} must be a positive number of milliseconds: received ${value}`);
+  }
+  return value;
+}
