@@ -1,0 +1,158 @@
+/**
+ * The file that holds one shared object for the process backends (file-backed
+ * and memory-mapped memories), and its small backend header.
+ *
+ * File layout (little-endian 32-bit cells):
+ *
+ * | bytes     | content                                                       |
+ * |-----------|---------------------------------------------------------------|
+ * | 0..3      | FILE_MAGIC (`"SHMF"`), written last when the file is created  |
+ * | 4..7      | file layout version ({@linkcode FILE_VERSION})                 |
+ * | 8..11     | mode: 1 = file-backed (flock), 2 = memory-mapped (futex)       |
+ * | 12..15    | region offset (always {@linkcode REGION_OFFSET})               |
+ * | 16..19    | region length (the primitive's byte length)                    |
+ * | 32..127   | waiter counts, {@linkcode WAIT_SLOTS} cells (cell c → slot c % 24) |
+ * | 128..223  | notify sequence numbers (file mode), one per slot              |
+ * | 256..     | the region: the primitive's own memory (its header first)      |
+ *
+ * The mode is fixed at creation: the two backends do not exclude each other
+ * (one uses flock, the other CPU atomics), so a file is only ever used
+ * through the backend it was created for, and attaching with the other is
+ * refused. Waiter counts let `notify` skip its work (a futex syscall, or a
+ * sequence bump) when nobody waits: a waiter increments its slot before it
+ * re-checks the cell and sleeps; a notifier changes the cell before it reads
+ * the slot. Both are sequentially consistent, so either the notifier sees the
+ * waiter, or the waiter sees the changed cell and does not sleep.
+ *
+ * @module
+ */
+
+import * as fs from "node:fs";
+import { LayoutError } from "../primitives/errors.ts";
+
+/** "SHMF" in ASCII, little-endian. */
+export const FILE_MAGIC = 0x464d4853;
+/** Layout version of the backend header. */
+export const FILE_VERSION = 1;
+/** Where the region starts in the file. */
+export const REGION_OFFSET = 256;
+/** First cell of the waiter counts. */
+export const WAITERS_CELL = 8;
+/** First cell of the notify sequences. */
+export const SEQUENCE_CELL = 32;
+/** Number of waiter slots (cells hash onto them). */
+export const WAIT_SLOTS = 24;
+
+/** How a shared file is used. */
+export type FileMode = "file" | "mmap";
+
+const MODE_CODE: Record<FileMode, number> = { file: 1, mmap: 2 };
+
+/** What a valid shared file's backend header says. */
+export interface SharedFileInfo {
+  /** Which backend the file was created for. */
+  readonly mode: FileMode;
+  /** Where the region starts in the file. */
+  readonly regionOffset: number;
+  /** The region's length in bytes. */
+  readonly regionLength: number;
+}
+
+/** The file size for a region of `regionLength` bytes. */
+export function fileSize(regionLength: number): number {
+  return REGION_OFFSET + regionLength;
+}
+
+/**
+ * Creates a new file (it must not exist) sized for a region of
+ * `regionLength` bytes, owner-only (0600), with a complete backend header.
+ */
+export function createSharedFile(path: string, regionLength: number, mode: FileMode): void {
+  if (!Number.isSafeInteger(regionLength) || regionLength < 4 || regionLength % 4 !== 0) {
+    throw new RangeError(
+      `Cannot create shared file: region length must be a positive multiple of 4: received ${regionLength}`,
+    );
+  }
+  const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
+  try {
+    file.truncateSync(fileSize(regionLength));
+    const header = new Int32Array(5);
+    header[1] = FILE_VERSION;
+    header[2] = MODE_CODE[mode];
+    header[3] = REGION_OFFSET;
+    header[4] = regionLength;
+    writeAt(file, new Uint8Array(header.buffer, 4), 4);
+    writeAt(file, new Uint8Array(new Int32Array([FILE_MAGIC]).buffer), 0);
+  } finally {
+    file.close();
+  }
+}
+
+function writeAt(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
+  file.seekSync(position, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+}
+
+/**
+ * Reads and checks the backend header of `path`.
+ *
+ * @throws {LayoutError} If the file is not a shared object file of this module
+ * (too short, wrong magic, unknown version, inconsistent sizes).
+ * @throws {Deno.errors.NotFound} If it does not exist.
+ */
+export function readSharedFile(path: string): SharedFileInfo {
+  const fd = fs.openSync(path, "r");
+  let size: number;
+  const header = new Int32Array(5);
+  try {
+    size = fs.fstatSync(fd).size;
+    if (size >= 20) fs.readSync(fd, new Uint8Array(header.buffer), 0, 20, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return checkSharedHeader(path, header, size);
+}
+
+/** Validates a backend header already read (`header` holds cells 0..4). */
+export function checkSharedHeader(
+  path: string,
+  header: Int32Array,
+  size: number,
+): SharedFileInfo {
+  if (size < REGION_OFFSET || header[0] !== FILE_MAGIC) {
+    throw new LayoutError(
+      "bad-magic",
+      `Cannot open ${path}: it is not a @concur/shm shared object file${
+        size < REGION_OFFSET ? ` (${size} bytes)` : ""
+      }`,
+    );
+  }
+  if (header[1] !== FILE_VERSION) {
+    throw new LayoutError(
+      "wrong-version",
+      `Cannot open ${path}: shared file layout version ${
+        header[1]
+      } is not the supported version ${FILE_VERSION}`,
+    );
+  }
+  const mode = header[2] === 1 ? "file" : header[2] === 2 ? "mmap" : undefined;
+  if (
+    mode === undefined || header[3] !== REGION_OFFSET || header[4] < 4 ||
+    size < fileSize(header[4])
+  ) {
+    throw new LayoutError(
+      "bad-parameters",
+      `Cannot open ${path}: its shared file header is inconsistent (mode ${header[2]}, region ${
+        header[3]
+      }+${header[4]}, file ${size} bytes)`,
+    );
+  }
+  return { mode, regionOffset: header[3], regionLength: header[4] };
+}
+
+/** A key naming the file itself (device and inode), stable across renames and links. */
+export function fileKey(path: string): string {
+  const info = Deno.statSync(path);
+  return `${info.dev}:${info.ino}`;
+}

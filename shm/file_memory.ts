@@ -1,0 +1,651 @@
+/**
+ * `FileMemory`: a {@linkcode Memory} kept in a plain file, shared between
+ * processes with nothing but read/write permission on its directory. The
+ * portable fallback (every platform Deno runs on); on Linux the file lives in
+ * `/dev/shm`, so it is RAM.
+ *
+ * How the cell operations stay atomic: every operation runs with an
+ * exclusive `flock` on the file (`Deno.FsFile.lockSync`), reads the bytes it
+ * needs with positional reads (`pread`) into a local cache, and writes the
+ * bytes it changed back (`pwrite`) before the lock is released. Processes
+ * therefore see the operations in one total order (the order they took the
+ * lock), which is the sequential consistency the algorithms assume.
+ *
+ * Making it fast without touching the algorithms:
+ * - **Batches.** {@linkcode FileMemory.batch} runs a whole algorithm step
+ *   (say, one `put`) under one lock: one `flock`, one `pread` per 4 KiB block
+ *   touched, one `pwrite` per block changed, instead of that per cell
+ *   operation. An algorithm that calls `batch` around each step gets this
+ *   for free (see `runBatch` in this module); one that does not still works,
+ *   one operation at a time.
+ * - **Leases** (`leaseMs`, off by default). After a batch the lock may be
+ *   kept for up to `leaseMs` with the cache still valid, so a sender
+ *   putting in a loop pays for the lock once per lease, not once per message.
+ *   Changes are still written to the file at the end of every batch, so a
+ *   process killed afterwards loses nothing that a call returned for. The
+ *   lease is given up when it expires (checked at the end of each batch),
+ *   at the next microtask checkpoint, and before any wait on any file memory
+ *   of the thread. Caveat: a thread that, within its lease, blocks in
+ *   something else (a synchronous read, a subprocess) keeps the lock until it
+ *   returns; {@linkcode releaseFileLeases} releases it explicitly.
+ *
+ * Crash safety: changed blocks are written in the order they were last
+ * changed, each with one `pwrite` of at most one page (which a SIGKILL does
+ * not tear), so the store that publishes a message reaches the file after
+ * the message bytes written before it. The kernel drops the `flock` of a
+ * dead process.
+ *
+ * Waiting has no kernel wake-up channel here: a waiter counts itself in the
+ * file header and polls the cell and a notify sequence number with a bounded
+ * exponential back-off (10 µs doubling to 1 ms); `notify` bumps the sequence
+ * (only when someone waits). `wait` may therefore return "ok" for a notify
+ * meant for another cell of the same slot: a spurious wake-up, which callers
+ * handle.
+ *
+ * @module
+ */
+
+import * as fs from "node:fs";
+import { LayoutError } from "../primitives/errors.ts";
+import { registerMemoryBackend } from "./attach.ts";
+import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
+import {
+  fileKey,
+  fileSize,
+  readSharedFile,
+  REGION_OFFSET,
+  SEQUENCE_CELL,
+  WAIT_SLOTS,
+  WAITERS_CELL,
+} from "./_shared_file.ts";
+import { Deadline } from "./timeout.ts";
+
+const BLOCK_SHIFT = 12;
+const BLOCK = 1 << BLOCK_SHIFT;
+const REGION_CELL = REGION_OFFSET / 4;
+const FIRST_POLL_MS = 0.01;
+const MAX_POLL_MS = 1;
+
+/** Options of {@linkcode FileMemory.open}. */
+export interface FileMemoryOptions {
+  /**
+   * Keep the file lock (and the cache) for up to this many ms after a batch,
+   * so a burst of operations pays for the lock once (default 0: release at
+   * the end of every batch). See the module documentation for the caveat.
+   */
+  leaseMs?: number;
+}
+
+/** One open file of this thread, shared by every FileMemory on it. */
+class FileState {
+  readonly key: string;
+  readonly fileLength: number;
+  readonly lockFile: Deno.FsFile;
+  readonly fd: number;
+  readonly cache: Uint8Array;
+  readonly cells: Int32Array;
+  readonly loaded: Uint8Array;
+  /** Per block: first and last changed byte (exclusive), and when last changed. */
+  readonly dirtyLow: Int32Array;
+  readonly dirtyHigh: Int32Array;
+  readonly dirtyStamp: Float64Array;
+  readonly dirtyBlocks: number[] = [];
+  references = 0;
+  depth = 0;
+  held = false;
+  heldSince = 0;
+  leaseMs = 0;
+  releaseScheduled = false;
+  stamp = 0;
+
+  constructor(path: string, key: string, fileLength: number) {
+    this.key = key;
+    this.fileLength = fileLength;
+    this.lockFile = Deno.openSync(path, { read: true, write: true });
+    try {
+      this.fd = fs.openSync(path, "r+");
+    } catch (error) {
+      this.lockFile.close();
+      throw error;
+    }
+    const blocks = Math.ceil(fileLength / BLOCK);
+    this.cache = new Uint8Array(blocks * BLOCK);
+    this.cells = new Int32Array(this.cache.buffer);
+    this.loaded = new Uint8Array(blocks);
+    this.dirtyLow = new Int32Array(blocks);
+    this.dirtyHigh = new Int32Array(blocks);
+    this.dirtyStamp = new Float64Array(blocks);
+  }
+
+  begin(): void {
+    if (!this.held) {
+      this.lockFile.lockSync(true);
+      this.held = true;
+      this.heldSince = performance.now();
+      this.loaded.fill(0); // another process may have changed anything
+      if (this.leaseMs > 0) leased.add(this);
+    }
+    this.depth++;
+  }
+
+  end(): void {
+    if (--this.depth !== 0) return;
+    this.flush();
+    if (this.leaseMs <= 0 || performance.now() - this.heldSince >= this.leaseMs) {
+      this.release();
+    } else if (!this.releaseScheduled) {
+      this.releaseScheduled = true;
+      queueMicrotask(() => {
+        this.releaseScheduled = false;
+        if (this.depth === 0) this.release();
+      });
+    }
+  }
+
+  /** Gives up the lock (outside any batch). */
+  release(): void {
+    if (!this.held || this.depth !== 0) return;
+    this.flush();
+    this.held = false;
+    leased.delete(this);
+    this.lockFile.unlockSync();
+  }
+
+  /** Makes bytes `[start, end)` of the file present in the cache. */
+  ensure(start: number, end: number): void {
+    const last = (end - 1) >> BLOCK_SHIFT;
+    for (let block = start >> BLOCK_SHIFT; block <= last; block++) {
+      if (this.loaded[block] === 1) continue;
+      let run = block;
+      while (run < last && this.loaded[run + 1] === 0) run++;
+      const from = block * BLOCK;
+      const to = Math.min((run + 1) * BLOCK, this.fileLength);
+      readFully(this.fd, this.cache, from, to - from);
+      this.loaded.fill(1, block, run + 1);
+      block = run;
+    }
+  }
+
+  /** Records that bytes `[start, end)` changed. */
+  touch(start: number, end: number): void {
+    const last = (end - 1) >> BLOCK_SHIFT;
+    const stamp = ++this.stamp;
+    for (let block = start >> BLOCK_SHIFT; block <= last; block++) {
+      const low = Math.max(start, block * BLOCK);
+      const high = Math.min(end, (block + 1) * BLOCK);
+      if (this.dirtyStamp[block] === 0) {
+        this.dirtyBlocks.push(block);
+        this.dirtyLow[block] = low;
+        this.dirtyHigh[block] = high;
+      } else {
+        if (low < this.dirtyLow[block]) this.dirtyLow[block] = low;
+        if (high > this.dirtyHigh[block]) this.dirtyHigh[block] = high;
+      }
+      this.dirtyStamp[block] = stamp;
+    }
+  }
+
+  /** Writes changed blocks back, in the order they were last changed. */
+  flush(): void {
+    const blocks = this.dirtyBlocks;
+    if (blocks.length === 0) return;
+    if (blocks.length > 1) blocks.sort((a, b) => this.dirtyStamp[a] - this.dirtyStamp[b]);
+    for (const block of blocks) {
+      const low = this.dirtyLow[block];
+      writeFully(this.fd, this.cache, low, this.dirtyHigh[block] - low);
+      this.dirtyStamp[block] = 0;
+    }
+    blocks.length = 0;
+  }
+
+  close(): void {
+    if (this.held) {
+      this.depth = 0;
+      this.release();
+    }
+    fs.closeSync(this.fd);
+    this.lockFile.close();
+  }
+}
+
+function readFully(fd: number, target: Uint8Array, position: number, length: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, target, position + done, length - done, position + done);
+    if (n === 0) {
+      throw new LayoutError("too-small", `Cannot read shared file: it ends at ${position + done}`);
+    }
+    done += n;
+  }
+}
+
+function writeFully(fd: number, source: Uint8Array, position: number, length: number): void {
+  let done = 0;
+  while (done < length) {
+    done += fs.writeSync(fd, source, position + done, length - done, position + done);
+  }
+}
+
+/** Open files of this thread, by file identity. */
+const states = new Map<string, FileState>();
+/** Files whose lock this thread keeps on lease. */
+const leased = new Set<FileState>();
+
+/**
+ * Releases every file lock this thread keeps on lease (see
+ * {@linkcode FileMemoryOptions.leaseMs}). Called before every wait on a file
+ * memory; call it before blocking in something else while a lease may be held.
+ *
+ * @example
+ * ```ts
+ * import { releaseFileLeases } from "@concur/shm";
+ *
+ * releaseFileLeases(); // nothing held: a no-op
+ * ```
+ */
+export function releaseFileLeases(): void {
+  for (const state of [...leased]) state.release();
+}
+
+/**
+ * Runs `fn` as one batch if `memory` supports batches, else just runs it.
+ * Algorithms wrap each non-blocking step in it; `fn` must not wait.
+ *
+ * @example
+ * ```ts
+ * import { runBatch, SabMemory } from "@concur/shm";
+ *
+ * const memory = new SabMemory(8);
+ * runBatch(memory, () => memory.add(0, 1));
+ * ```
+ */
+export function runBatch<T>(memory: Memory, fn: () => T): T {
+  const batch = (memory as Partial<Batching>).batch;
+  return batch === undefined ? fn() : batch.call(memory, fn) as T;
+}
+
+/** A memory that can run several operations as one indivisible step. */
+export interface Batching {
+  /** Runs `fn` (which must not wait) as one indivisible step; returns its result. */
+  batch<T>(fn: () => T): T;
+}
+
+/**
+ * A region of a shared file, made atomic with `flock`.
+ *
+ * @example Open a file-backed memory created by openShared()
+ * ```ts ignore
+ * import { FileMemory } from "@concur/shm";
+ *
+ * const memory = FileMemory.open("/dev/shm/my-object");
+ * memory.batch(() => memory.store(0, memory.load(0) + 1)); // one indivisible step
+ * memory.close();
+ * ```
+ */
+export class FileMemory implements Memory, Batching {
+  /** Always `"file"`. */
+  readonly backend: string = "file";
+  /** Size of the region in bytes. */
+  readonly byteLength: number;
+  /** The file that holds the region. */
+  readonly path: string;
+  #state: FileState | undefined;
+  readonly #cellCount: number;
+
+  private constructor(path: string, state: FileState, regionLength: number) {
+    this.path = path;
+    this.#state = state;
+    this.byteLength = regionLength;
+    this.#cellCount = regionLength / 4;
+  }
+
+  /**
+   * Opens the region of the shared file at `path` (created for this backend).
+   *
+   * @param path The file.
+   * @param options `leaseMs` (see {@linkcode FileMemoryOptions}).
+   * @param handlePath The path handles should name (defaults to `path`).
+   * @returns The memory.
+   * @throws {LayoutError} If the file is not a shared object file, or was created for the mapped memory.
+   */
+  static open(path: string, options?: FileMemoryOptions, handlePath: string = path): FileMemory {
+    const info = readSharedFile(path);
+    if (info.mode !== "file") {
+      throw new LayoutError(
+        "wrong-kind",
+        `Cannot open ${path} as a file-backed memory: it was created for the memory-mapped backend (it needs --allow-ffi on Linux)`,
+      );
+    }
+    const key = fileKey(path);
+    let state = states.get(key);
+    if (state === undefined) {
+      state = new FileState(path, key, fileSize(info.regionLength));
+      states.set(key, state);
+    }
+    state.references++;
+    if (options?.leaseMs !== undefined) state.leaseMs = Math.max(0, options.leaseMs);
+    return new FileMemory(handlePath, state, info.regionLength);
+  }
+
+  /**
+   * Attaches to the region a handle describes.
+   *
+   * @param handle A handle from {@linkcode FileMemory.handle}.
+   * @returns The memory.
+   * @throws {LayoutError} If the handle is not a `"file"` handle or does not match its file.
+   */
+  static from(handle: MemoryHandle): FileMemory {
+    if (handle?.backend !== "file" || typeof handle.path !== "string") {
+      throw new LayoutError(
+        "not-shared",
+        `Cannot attach memory: expected a "file" handle with a path`,
+      );
+    }
+    const memory = FileMemory.open(handle.path);
+    if (handle.byteOffset !== REGION_OFFSET || handle.byteLength !== memory.byteLength) {
+      memory.close();
+      throw new LayoutError(
+        "bad-parameters",
+        `Cannot attach ${handle.path}: the handle says ${handle.byteLength} bytes at ${handle.byteOffset}, the file holds ${memory.byteLength} at ${REGION_OFFSET}`,
+      );
+    }
+    return memory;
+  }
+
+  /** The file and region, as plain data (JSON-serialisable). */
+  handle(): MemoryHandle {
+    return {
+      backend: "file",
+      path: this.path,
+      byteOffset: REGION_OFFSET,
+      byteLength: this.byteLength,
+    };
+  }
+
+  /** Whether {@linkcode FileMemory.close} was called. */
+  get closed(): boolean {
+    return this.#state === undefined;
+  }
+
+  /** Releases this memory's use of the file (closed with the last user in this thread). */
+  close(): void {
+    const state = this.#state;
+    if (state === undefined) return;
+    this.#state = undefined;
+    if (--state.references === 0) {
+      states.delete(state.key);
+      leased.delete(state);
+      state.close();
+    }
+  }
+
+  /** Runs `fn` (which must not wait) as one indivisible step under one lock. */
+  batch<T>(fn: () => T): T {
+    const state = this.#open();
+    state.begin();
+    try {
+      return fn();
+    } finally {
+      state.end();
+    }
+  }
+
+  /** Atomically reads a cell. */
+  load(cell: number): number {
+    const state = this.#open();
+    const index = this.#index(cell);
+    state.begin();
+    try {
+      state.ensure(index * 4, index * 4 + 4);
+      return state.cells[index];
+    } finally {
+      state.end();
+    }
+  }
+
+  /** Atomically writes a cell. */
+  store(cell: number, value: number): void {
+    this.#update(cell, () => value);
+  }
+  /** Atomically adds to a cell; returns the old value. */
+  add(cell: number, delta: number): number {
+    return this.#update(cell, (old) => (old + delta) | 0);
+  }
+  /** Atomically swaps a cell; returns the old value. */
+  exchange(cell: number, value: number): number {
+    return this.#update(cell, () => value);
+  }
+  /** Atomic compare-and-swap; returns the value the cell held. */
+  compareExchange(cell: number, expected: number, replacement: number): number {
+    expected |= 0;
+    return this.#update(cell, (old) => old === expected ? replacement : old);
+  }
+
+  #update(cell: number, next: (old: number) => number): number {
+    const state = this.#open();
+    const index = this.#index(cell);
+    state.begin();
+    try {
+      const at = index * 4;
+      state.ensure(at, at + 4);
+      const old = state.cells[index];
+      const value = next(old) | 0;
+      if (value !== old) {
+        state.cells[index] = value;
+        state.touch(at, at + 4);
+      }
+      return old;
+    } finally {
+      state.end();
+    }
+  }
+
+  /** Blocks while the cell holds `expected`, polling with back-off (see the module doc). */
+  wait(cell: number, expected: number, timeoutMs: number = Infinity): WaitResult {
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    return this.#waitLoop(cell, expected, timeoutMs, (ms) => {
+      Atomics.wait(sleeper, 0, 0, ms);
+      return true;
+    }) as WaitResult;
+  }
+
+  /** Waits without blocking the thread, polling on timers (see the module doc). */
+  async waitAsync(
+    cell: number,
+    expected: number,
+    timeoutMs: number = Infinity,
+    signal?: AbortSignal,
+  ): Promise<WaitResult> {
+    signal?.throwIfAborted();
+    const state = this.#open();
+    const index = this.#index(cell);
+    const slot = cell % WAIT_SLOTS;
+    releaseFileLeases();
+    const first = this.#register(state, index, expected, slot);
+    if (first === undefined) return "not-equal";
+    try {
+      const deadline = new Deadline(timeoutMs);
+      let delay = 1;
+      for (;;) {
+        const remaining = deadline.remaining();
+        if (remaining === 0) return "timed-out";
+        await sleep(Math.min(delay, remaining), signal);
+        delay = Math.min(delay * 2, 8);
+        const [value, sequence] = this.#poll(state, index, slot);
+        if (value !== expected || sequence !== first) return "ok";
+      }
+    } finally {
+      this.#unregister(state, slot);
+    }
+  }
+
+  #waitLoop(
+    cell: number,
+    expected: number,
+    timeoutMs: number,
+    pause: (ms: number) => boolean,
+  ): WaitResult {
+    const state = this.#open();
+    const index = this.#index(cell);
+    if (state.depth !== 0) {
+      throw new Error("Cannot wait on a file-backed memory inside a batch");
+    }
+    const slot = cell % WAIT_SLOTS;
+    releaseFileLeases();
+    const first = this.#register(state, index, expected, slot);
+    if (first === undefined) return "not-equal";
+    try {
+      const deadline = new Deadline(timeoutMs);
+      let delay = FIRST_POLL_MS;
+      for (;;) {
+        const remaining = deadline.remaining();
+        if (remaining === 0) return "timed-out";
+        pause(Math.min(delay, remaining));
+        delay = Math.min(delay * 2, MAX_POLL_MS);
+        const [value, sequence] = this.#poll(state, index, slot);
+        if (value !== expected || sequence !== first) return "ok";
+      }
+    } finally {
+      this.#unregister(state, slot);
+    }
+  }
+
+  /** Checks the cell and counts a waiter in one step; returns the notify sequence, or undefined if not equal. */
+  #register(state: FileState, index: number, expected: number, slot: number): number | undefined {
+    state.begin();
+    try {
+      state.ensure(0, REGION_OFFSET);
+      state.ensure(index * 4, index * 4 + 4);
+      if (state.cells[index] !== (expected | 0)) return undefined;
+      state.cells[WAITERS_CELL + slot]++;
+      state.touch((WAITERS_CELL + slot) * 4, (WAITERS_CELL + slot) * 4 + 4);
+      return state.cells[SEQUENCE_CELL + slot];
+    } finally {
+      state.end();
+      state.release();
+    }
+  }
+
+  #unregister(state: FileState, slot: number): void {
+    if (this.#state === undefined) return;
+    state.begin();
+    try {
+      state.ensure(0, REGION_OFFSET);
+      state.cells[WAITERS_CELL + slot]--;
+      state.touch((WAITERS_CELL + slot) * 4, (WAITERS_CELL + slot) * 4 + 4);
+    } finally {
+      state.end();
+      state.release();
+    }
+  }
+
+  #poll(state: FileState, index: number, slot: number): [number, number] {
+    state.begin();
+    try {
+      state.ensure(0, REGION_OFFSET);
+      state.ensure(index * 4, index * 4 + 4);
+      return [state.cells[index], state.cells[SEQUENCE_CELL + slot]];
+    } finally {
+      state.end();
+      state.release();
+    }
+  }
+
+  /** Wakes the waiters of the cell's slot (all of them: they poll); returns how many were waiting. */
+  notify(cell: number, count: number = Infinity): number {
+    const state = this.#open();
+    this.#index(cell);
+    const slot = cell % WAIT_SLOTS;
+    state.begin();
+    try {
+      state.ensure(0, REGION_OFFSET);
+      const waiting = state.cells[WAITERS_CELL + slot];
+      if (waiting <= 0 || count <= 0) return 0;
+      state.cells[SEQUENCE_CELL + slot]++;
+      state.touch((SEQUENCE_CELL + slot) * 4, (SEQUENCE_CELL + slot) * 4 + 4);
+      return Math.min(waiting, count);
+    } finally {
+      state.end();
+    }
+  }
+
+  /** Copies bytes out of the region. */
+  readBytes(byteOffset: number, target: Uint8Array): void {
+    const state = this.#open();
+    const start = this.#range(byteOffset, target.length);
+    state.begin();
+    try {
+      state.ensure(start, start + target.length);
+      target.set(state.cache.subarray(start, start + target.length));
+    } finally {
+      state.end();
+    }
+  }
+
+  /** Copies bytes into the region. */
+  writeBytes(byteOffset: number, source: Uint8Array): void {
+    const state = this.#open();
+    const start = this.#range(byteOffset, source.length);
+    if (source.length === 0) return;
+    state.begin();
+    try {
+      state.ensure(start, start + source.length);
+      state.cache.set(source, start);
+      state.touch(start, start + source.length);
+    } finally {
+      state.end();
+    }
+  }
+
+  /** A copy of the bytes (a file cannot be viewed in place). */
+  viewBytes(byteOffset: number, length: number): Uint8Array {
+    const target = new Uint8Array(length);
+    this.readBytes(byteOffset, target);
+    return target;
+  }
+
+  #open(): FileState {
+    const state = this.#state;
+    if (state === undefined) {
+      throw new RangeError(`Cannot use the file-backed memory ${this.path}: it is closed`);
+    }
+    return state;
+  }
+
+  #index(cell: number): number {
+    if (!(Number.isInteger(cell) && cell >= 0 && cell < this.#cellCount)) {
+      throw new RangeError(`Cell ${cell} is outside the memory (${this.#cellCount} cells)`);
+    }
+    return REGION_CELL + cell;
+  }
+
+  #range(byteOffset: number, length: number): number {
+    if (
+      !(Number.isInteger(byteOffset) && byteOffset >= 0 && byteOffset + length <= this.byteLength)
+    ) {
+      throw new RangeError(
+        `Bytes [${byteOffset}, ${
+          byteOffset + length
+        }) are outside the memory (${this.byteLength} bytes)`,
+      );
+    }
+    return REGION_OFFSET + byteOffset;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+registerMemoryBackend("file", (handle) => FileMemory.from(handle));

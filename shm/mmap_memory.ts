@@ -1,0 +1,306 @@
+/**
+ * `MmapMemory`: a {@linkcode Memory} in a file mapped into every process that
+ * opens it (Linux, `--allow-ffi`). The fast path between processes.
+ *
+ * Cell operations are `Atomics` calls on an `Int32Array` over the mapping:
+ * V8's read-modify-write `Atomics` are the same lock-prefixed instructions on
+ * a plain `ArrayBuffer` as on a `SharedArrayBuffer`, and the pages are shared
+ * by the kernel, so they are atomic across processes. `Atomics.wait` refuses
+ * non-shared buffers; waits are `futex(2)` calls on the cell's address
+ * instead (shared futexes: the waiters are in other processes). Blocking
+ * `wait` is a synchronous FFI call with a timeout; `waitAsync` runs the futex
+ * wait on a pool thread in bounded slices, so cancellation and exit never
+ * wait on it for long. Waiter counts in the file header let `notify` skip the
+ * system call when nobody sleeps (see `_shared_file.ts`).
+ *
+ * A mapping is shared by every `MmapMemory` of the same file in a thread and
+ * unmapped when the last one is closed. After {@linkcode MmapMemory.close},
+ * views returned by `viewBytes` must not be used.
+ *
+ * @module
+ */
+
+import { LayoutError } from "../primitives/errors.ts";
+import { registerMemoryBackend } from "./attach.ts";
+import { holdEventLoop } from "./keep_alive.ts";
+import {
+  EAGAIN,
+  ETIMEDOUT,
+  futexWait,
+  futexWaitAsync,
+  futexWake,
+  futexWakeBitset,
+  mapFile,
+  type Mapping,
+  mmapSupported,
+  unmap,
+} from "./_libc.ts";
+import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
+import {
+  fileKey,
+  fileSize,
+  readSharedFile,
+  REGION_OFFSET,
+  WAIT_SLOTS,
+  WAITERS_CELL,
+} from "./_shared_file.ts";
+import { Deadline } from "./timeout.ts";
+
+/** Longest single futex wait on a pool thread, in ms (bounds cancellation and exit). */
+const ASYNC_SLICE_MS = 200;
+
+interface SharedMapping {
+  readonly mapping: Mapping;
+  readonly key: string;
+  references: number;
+}
+
+/** Mappings of this thread, by file identity. */
+const mappings = new Map<string, SharedMapping>();
+
+/**
+ * A region of a memory-mapped shared file.
+ *
+ * @example Open a mapped memory two processes share
+ * ```ts ignore
+ * import { MmapMemory } from "@concur/shm";
+ *
+ * const memory = MmapMemory.open("/dev/shm/my-object"); // created by openShared()
+ * memory.add(0, 1);
+ * memory.close();
+ * ```
+ */
+export class MmapMemory implements Memory {
+  /** Always `"mmap"`. */
+  readonly backend: string = "mmap";
+  /** Size of the region in bytes. */
+  readonly byteLength: number;
+  /** The file that holds the region. */
+  readonly path: string;
+  #shared: SharedMapping | undefined;
+  #cells: Int32Array;
+  #bytes: Uint8Array;
+  #waiters: Int32Array;
+  readonly #address: number;
+
+  private constructor(path: string, shared: SharedMapping, regionLength: number) {
+    this.path = path;
+    this.#shared = shared;
+    this.byteLength = regionLength;
+    const buffer = shared.mapping.buffer;
+    this.#cells = new Int32Array(buffer, REGION_OFFSET, regionLength / 4);
+    this.#bytes = new Uint8Array(buffer, REGION_OFFSET, regionLength);
+    this.#waiters = new Int32Array(buffer, WAITERS_CELL * 4, WAIT_SLOTS);
+    this.#address = shared.mapping.address + REGION_OFFSET;
+  }
+
+  /** Whether this thread can map memories (Linux and FFI permission granted). */
+  static get supported(): boolean {
+    return mmapSupported();
+  }
+
+  /**
+   * Maps the region of the shared file at `path` (created for this backend).
+   *
+   * @param path The file.
+   * @param handlePath The path handles should name (defaults to `path`; differs
+   * while a file is being created under a temporary name).
+   * @returns The memory.
+   * @throws {LayoutError} If the file is not a shared object file, or was created for the file-backed memory.
+   */
+  static open(path: string, handlePath: string = path): MmapMemory {
+    const info = readSharedFile(path);
+    if (info.mode !== "mmap") {
+      throw new LayoutError(
+        "wrong-kind",
+        `Cannot map ${path}: it was created for the file-backed memory (open it with the "file" backend)`,
+      );
+    }
+    const key = fileKey(path);
+    let shared = mappings.get(key);
+    if (shared === undefined) {
+      shared = { mapping: mapFile(path, fileSize(info.regionLength)), key, references: 0 };
+      mappings.set(key, shared);
+    }
+    shared.references++;
+    return new MmapMemory(handlePath, shared, info.regionLength);
+  }
+
+  /**
+   * Attaches to the region a handle describes.
+   *
+   * @param handle A handle from {@linkcode MmapMemory.handle}.
+   * @returns The memory.
+   * @throws {LayoutError} If the handle is not an `"mmap"` handle or does not match its file.
+   */
+  static from(handle: MemoryHandle): MmapMemory {
+    if (handle?.backend !== "mmap" || typeof handle.path !== "string") {
+      throw new LayoutError(
+        "not-shared",
+        `Cannot attach memory: expected an "mmap" handle with a path`,
+      );
+    }
+    const memory = MmapMemory.open(handle.path);
+    if (handle.byteOffset !== REGION_OFFSET || handle.byteLength !== memory.byteLength) {
+      memory.close();
+      throw new LayoutError(
+        "bad-parameters",
+        `Cannot attach ${handle.path}: the handle says ${handle.byteLength} bytes at ${handle.byteOffset}, the file holds ${memory.byteLength} at ${REGION_OFFSET}`,
+      );
+    }
+    return memory;
+  }
+
+  /** The file and region, as plain data (JSON-serialisable). */
+  handle(): MemoryHandle {
+    return {
+      backend: "mmap",
+      path: this.path,
+      byteOffset: REGION_OFFSET,
+      byteLength: this.byteLength,
+    };
+  }
+
+  /** Whether {@linkcode MmapMemory.close} was called. */
+  get closed(): boolean {
+    return this.#shared === undefined;
+  }
+
+  /**
+   * Drops this memory's use of the mapping (unmapped with the last user in
+   * this thread). Later operations throw a `RangeError`; views from
+   * `viewBytes` must not be used any more.
+   */
+  close(): void {
+    const shared = this.#shared;
+    if (shared === undefined) return;
+    this.#shared = undefined;
+    // Empty views: any later access is out of range instead of a dangling read.
+    this.#cells = new Int32Array(0);
+    this.#bytes = new Uint8Array(0);
+    this.#waiters = new Int32Array(WAIT_SLOTS);
+    if (--shared.references === 0) {
+      mappings.delete(shared.key);
+      unmap(shared.mapping);
+    }
+  }
+
+  /** Atomically reads a cell. */
+  load(cell: number): number {
+    return Atomics.load(this.#cells, cell);
+  }
+  /** Atomically writes a cell. */
+  store(cell: number, value: number): void {
+    Atomics.store(this.#cells, cell, value);
+  }
+  /** Atomically adds to a cell; returns the old value. */
+  add(cell: number, delta: number): number {
+    return Atomics.add(this.#cells, cell, delta);
+  }
+  /** Atomically swaps a cell; returns the old value. */
+  exchange(cell: number, value: number): number {
+    return Atomics.exchange(this.#cells, cell, value);
+  }
+  /** Atomic compare-and-swap; returns the value the cell held. */
+  compareExchange(cell: number, expected: number, replacement: number): number {
+    return Atomics.compareExchange(this.#cells, cell, expected, replacement);
+  }
+
+  /** Blocks while the cell holds `expected` (see {@linkcode Memory.wait}). */
+  wait(cell: number, expected: number, timeoutMs: number = Infinity): WaitResult {
+    this.#check(cell);
+    const slot = cell % WAIT_SLOTS;
+    // Count ourselves before re-checking the cell: a notifier that changed the
+    // cell after our check sees the count and makes the system call.
+    Atomics.add(this.#waiters, slot, 1);
+    try {
+      const deadline = new Deadline(timeoutMs);
+      for (;;) {
+        if (Atomics.load(this.#cells, cell) !== expected) return "not-equal";
+        const remaining = deadline.remaining();
+        if (remaining === 0) return "timed-out";
+        const outcome = futexWait(this.#address + cell * 4, expected, remaining);
+        if (outcome === 0) return "ok";
+        if (outcome === EAGAIN) return "not-equal";
+        if (outcome === ETIMEDOUT) return "timed-out";
+        // EINTR: a signal arrived; wait again for what is left.
+      }
+    } finally {
+      Atomics.sub(this.#waiters, slot, 1);
+    }
+  }
+
+  /** Waits without blocking the thread (see {@linkcode Memory.waitAsync}). */
+  async waitAsync(
+    cell: number,
+    expected: number,
+    timeoutMs: number = Infinity,
+    signal?: AbortSignal,
+  ): Promise<WaitResult> {
+    signal?.throwIfAborted();
+    this.#check(cell);
+    if (Atomics.load(this.#cells, cell) !== expected) return "not-equal";
+    const slot = cell % WAIT_SLOTS;
+    const address = this.#address + cell * 4;
+    // A bit of our own, so an abort can wake this wait (and few others).
+    const bitset = 1 << Math.floor(Math.random() * 32);
+    const waiters = this.#waiters;
+    const cells = this.#cells;
+    const release = holdEventLoop();
+    Atomics.add(waiters, slot, 1);
+    let pending: Promise<number> | undefined;
+    const onAbort = () => futexWakeBitset(address, bitset);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const deadline = new Deadline(timeoutMs);
+      for (;;) {
+        if (Atomics.load(cells, cell) !== expected) return "not-equal";
+        const remaining = deadline.remaining();
+        if (remaining === 0) return "timed-out";
+        pending = futexWaitAsync(address, expected, Math.min(remaining, ASYNC_SLICE_MS), bitset);
+        const woken = await pending;
+        pending = undefined;
+        if (signal?.aborted) {
+          // We may have consumed a real notify together with our own abort
+          // wake-up: pass one on, so no live waiter loses its wake-up.
+          if (woken === 0) futexWake(address, 1);
+          throw signal.reason;
+        }
+        if (woken === 0) return "ok";
+      }
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      Atomics.sub(waiters, slot, 1);
+      release();
+    }
+  }
+
+  /** Wakes up to `count` waiters on a cell (no system call when none waits). */
+  notify(cell: number, count: number = Infinity): number {
+    if (Atomics.load(this.#waiters, cell % WAIT_SLOTS) === 0) return 0;
+    return futexWake(this.#address + cell * 4, count);
+  }
+
+  /** Copies bytes out of the region. */
+  readBytes(byteOffset: number, target: Uint8Array): void {
+    target.set(this.#bytes.subarray(byteOffset, byteOffset + target.length));
+  }
+  /** Copies bytes into the region. */
+  writeBytes(byteOffset: number, source: Uint8Array): void {
+    this.#bytes.set(source, byteOffset);
+  }
+  /** A live view of the bytes (valid until they are written again, or the memory is closed). */
+  viewBytes(byteOffset: number, length: number): Uint8Array {
+    return this.#bytes.subarray(byteOffset, byteOffset + length);
+  }
+
+  #check(cell: number): void {
+    if (!(cell >= 0 && cell < this.#cells.length)) {
+      throw new RangeError(
+        `Cannot wait: cell ${cell} is outside the memory${this.closed ? " (it is closed)" : ""}`,
+      );
+    }
+  }
+}
+
+registerMemoryBackend("mmap", (handle) => MmapMemory.from(handle));
