@@ -1,0 +1,164 @@
+/**
+ * The memory layout shared by `Queue` and `JoinableQueue` (which differ only
+ * in their kind code and in using the unfinished-task cells).
+ *
+ * Cells (lines of 16 cells = 64 bytes keep the producers' and the consumers'
+ * hot cells apart):
+ *
+ * | cell | name           | meaning                                                    |
+ * |------|----------------|------------------------------------------------------------|
+ * | 4..7 | header params  | capacity, slot payload bytes, codec id, 0                  |
+ * | 16   | TAIL           | stamp of the next slot to write (producers CAS it)         |
+ * | 32   | HEAD           | stamp of the next slot to read (consumers CAS it)          |
+ * | 48   | CLOSED         | 1 once `close()` was called                                 |
+ * | 49   | GET_SLEEPERS   | consumers registered to sleep                              |
+ * | 50   | PUT_SLEEPERS   | producers registered to sleep                              |
+ * | 51   | NOT_EMPTY_BELL | futex word consumers sleep on; producers ring it           |
+ * | 52   | NOT_FULL_BELL  | futex word producers sleep on; consumers ring it           |
+ * | 64   | UNFINISHED     | JoinableQueue: items put and not yet marked done           |
+ * | 65   | JOIN_BELL      | JoinableQueue: rung each time UNFINISHED reaches 0          |
+ * | 80.. | slots          | `capacity` slots of `SLOT_HEADER_CELLS + payload` cells     |
+ *
+ * A slot is `[stamp, length, owner, payload...]`.
+ *
+ * @module
+ */
+
+import { type Codec, codecById, createCodec, resolveCodec } from "../shm/codec.ts";
+import type { Memory } from "../shm/memory.ts";
+import {
+  attachPrimitive,
+  createMemory,
+  type KindName,
+  type MemoryAllocator,
+  type PrimitiveHandle,
+  readParam,
+} from "./_header.ts";
+import { LayoutError } from "./errors.ts";
+
+/** Layout version of both kinds. */
+export const QUEUE_VERSION = 1;
+export const TAIL = 16;
+export const HEAD = 32;
+export const CLOSED = 48;
+export const GET_SLEEPERS = 49;
+export const PUT_SLEEPERS = 50;
+export const NOT_EMPTY_BELL = 51;
+export const NOT_FULL_BELL = 52;
+export const UNFINISHED = 64;
+export const JOIN_BELL = 65;
+export const SLOTS = 80;
+/** Stamp, length, owner. */
+export const SLOT_HEADER_CELLS = 3;
+/** Largest capacity: stamps keep at least 7 bits of lap. */
+export const MAX_CAPACITY: number = 1 << 24;
+/** Largest payload per slot. */
+export const MAX_SLOT_BYTES: number = 1 << 26;
+/** Default payload per slot. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024;
+
+/** Cells per slot for a payload of `slotBytes`. */
+export function slotCells(slotBytes: number): number {
+  return SLOT_HEADER_CELLS + (slotBytes >>> 2);
+}
+
+/** Bytes the whole queue takes. */
+export function queueByteLength(capacity: number, slotBytes: number): number {
+  return (SLOTS + capacity * slotCells(slotBytes)) * 4;
+}
+
+/** Validated creation parameters. */
+export interface QueueParams {
+  capacity: number;
+  slotBytes: number;
+}
+
+/** Checks user parameters; throws RangeError. */
+export function checkQueueParams(
+  kind: KindName,
+  capacity: number,
+  maxMessageBytes: number,
+): QueueParams {
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+    throw new RangeError(
+      `Cannot create ${kind}: capacity must be an integer in [1, ${MAX_CAPACITY}], received ${capacity}`,
+    );
+  }
+  if (
+    !Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 || maxMessageBytes > MAX_SLOT_BYTES
+  ) {
+    throw new RangeError(
+      `Cannot create ${kind}: maxMessageBytes must be an integer in [0, ${MAX_SLOT_BYTES}], received ${maxMessageBytes}`,
+    );
+  }
+  const slotBytes = (maxMessageBytes + 3) & ~3;
+  const bytes = queueByteLength(capacity, slotBytes);
+  if (bytes > 2 ** 31) {
+    throw new RangeError(
+      `Cannot create ${kind}: ${capacity} slots of ${slotBytes} bytes need ${bytes} bytes (at most 2 GiB)`,
+    );
+  }
+  return { capacity, slotBytes };
+}
+
+/** Allocates and initialises a queue's memory (slot stamps = their index). */
+export function createQueueMemory(
+  kind: KindName,
+  params: QueueParams,
+  codecId: number,
+  allocate: MemoryAllocator | undefined,
+): Memory {
+  const { capacity, slotBytes } = params;
+  const memory = createMemory(
+    kind,
+    QUEUE_VERSION,
+    queueByteLength(capacity, slotBytes),
+    [capacity, slotBytes, codecId],
+    allocate,
+  );
+  const cells = slotCells(slotBytes);
+  for (let i = 0; i < capacity; i++) memory.store(SLOTS + i * cells, i);
+  return memory;
+}
+
+/** Attaches to a queue's handle and re-validates its stored parameters. */
+export function attachQueueMemory(handle: PrimitiveHandle, kind: KindName): Memory {
+  const memory = attachPrimitive(handle, kind, QUEUE_VERSION, SLOTS * 4);
+  const capacity = readParam(memory, 0);
+  const slotBytes = readParam(memory, 1);
+  if (
+    capacity < 1 || capacity > MAX_CAPACITY || slotBytes < 0 || slotBytes > MAX_SLOT_BYTES ||
+    slotBytes % 4 !== 0 || memory.byteLength !== queueByteLength(capacity, slotBytes)
+  ) {
+    throw new LayoutError(
+      "bad-parameters",
+      `Cannot revive ${kind}: stored capacity ${capacity} and slot size ${slotBytes} do not match ${memory.byteLength} bytes`,
+    );
+  }
+  return memory;
+}
+
+/** The codec a revived queue must use; checks it against the header. */
+export function codecFor<T>(memory: Memory, kind: KindName, given: Codec<T> | undefined): Codec<T> {
+  const id = readParam(memory, 2);
+  if (id === 0) {
+    if (given === undefined) {
+      throw new LayoutError(
+        "bad-parameters",
+        `Cannot revive ${kind}: it was created with a custom codec; pass it as { codec }`,
+      );
+    }
+    return resolveCodec(given, "bytes").codec;
+  }
+  const name = codecById(id);
+  if (name === undefined) {
+    throw new LayoutError("bad-parameters", `Cannot revive ${kind}: unknown codec id ${id}`);
+  }
+  if (given !== undefined && given.name !== name) {
+    throw new LayoutError(
+      "bad-parameters",
+      `Cannot revive ${kind}: it carries the "${name}" codec, not "${given.name}"`,
+    );
+  }
+  return createCodec(name) as Codec<T>;
+}

@@ -1,0 +1,982 @@
+/**
+ * `Queue`: a bounded multi-producer multi-consumer queue in shared memory
+ * (Python's `multiprocessing.Queue`, with a synchronous `put` and a real
+ * `close()`).
+ *
+ * Algorithm: Dmitry Vyukov's bounded MPMC queue, in the form of crossbeam's
+ * `ArrayQueue` — a ring of slots, each with a *stamp*; HEAD and TAIL are
+ * stamps too (slot index in the low bits, lap count above, `oneLap` the
+ * power of two above `capacity`). Layout: see `_queue_layout.ts`.
+ *
+ * Invariants and why they hold:
+ * - A slot whose stamp equals TAIL is free for the producer that moves TAIL
+ *   past it with a compare-exchange (one winner per stamp). That producer
+ *   writes its owner id, the payload bytes and the length, and only then
+ *   stores `stamp + 1`, which publishes the slot. A consumer reads a slot
+ *   only after it loaded stamp `head + 1` and won the compare-exchange on
+ *   HEAD; it reads the length and bytes, and only then stores
+ *   `head + oneLap`, which hands the slot to the producer of the next lap.
+ *   Payload bytes are plain copies ordered by these seq-cst cell operations.
+ * - "Empty" is reported only when TAIL equals HEAD, and "full" only when
+ *   `HEAD + oneLap` equals TAIL. A slot that was claimed but not yet
+ *   published (or not yet released) makes the other side wait for it rather
+ *   than report empty/full, so every operation is linearizable: a `put` that
+ *   returned is visible to every later `get`, `qsize()` and `empty()`.
+ * - No lost wake-up: a side that will sleep increments its SLEEPERS cell,
+ *   loads its bell, re-tries, and sleeps on the bell only if it still holds
+ *   the loaded value. The other side stores the stamp, then loads SLEEPERS
+ *   and, if non-zero, increments the bell and notifies one sleeper per item
+ *   (or slot) it made available. By seq-cst order either the re-try sees the
+ *   stamp, or the bell changed after the sleeper loaded it.
+ * - Close: CLOSED is stored, then both bells are rung for everyone. A
+ *   producer checks CLOSED before claiming and again after claiming; if it
+ *   finds it set after claiming, it publishes a *tombstone* (length -1) that
+ *   consumers skip, and throws. A consumer reports "closed" only when it
+ *   loaded CLOSED = 1 and then TAIL = HEAD: every later claim comes after
+ *   the close and turns into a tombstone, so no item is ever stranded.
+ *
+ * Crash window (matters across processes): a producer that dies after its
+ * compare-exchange on TAIL and before it publishes leaves a claimed slot;
+ * consumers reaching it wait for it (they never read it half-written, so no
+ * torn message is ever delivered). Each claimed slot records its claimer's
+ * owner id (cell 2 of the slot, written right after the claim), so a
+ * supervisor can tell a stuck slot from a slow one; the window between the
+ * claim and that store is two instructions wide. Likewise a consumer that
+ * dies between claiming and releasing a slot stops producers one lap later.
+ *
+ * @module
+ */
+
+import { type Codec, type CodecName, resolveCodec } from "../shm/codec.ts";
+import type { Memory } from "../shm/memory.ts";
+import {
+  type AsyncWaitOptions,
+  Deadline,
+  normalizeTimeout,
+  type WaitOptions,
+} from "../shm/timeout.ts";
+import {
+  attachQueueMemory,
+  checkQueueParams,
+  CLOSED,
+  codecFor,
+  createQueueMemory,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  GET_SLEEPERS,
+  HEAD,
+  NOT_EMPTY_BELL,
+  NOT_FULL_BELL,
+  PUT_SLEEPERS,
+  SLOT_HEADER_CELLS,
+  slotCells,
+  SLOTS,
+  TAIL,
+} from "./_queue_layout.ts";
+import {
+  type CreateOptions,
+  isMemory,
+  type KindName,
+  type PrimitiveHandle,
+  readParam,
+} from "./_header.ts";
+import { currentOwnerId } from "./_owner.ts";
+import { ceilPow2 } from "./_spsc_ring.ts";
+import {
+  MessageCorruptError,
+  QueueClosedError,
+  QueueEmptyError,
+  QueueFullError,
+} from "./errors.ts";
+
+/** The structured-cloneable form of a {@linkcode Queue}. */
+export type QueueHandle = PrimitiveHandle<"Queue">;
+
+/** Options of the {@linkcode Queue} constructor. */
+export interface QueueOptions<T> extends CreateOptions {
+  /**
+   * The largest encoded message a slot holds, in bytes (each slot reserves
+   * this much). A `put` of a longer message throws a `RangeError`.
+   *
+   * @default {1024}
+   */
+  maxMessageBytes?: number;
+  /**
+   * How values become bytes: `"structured"` (the default: what
+   * `structuredClone` accepts), `"json"`, `"string"`, `"bytes"`,
+   * `"number"`, or a custom {@linkcode Codec}.
+   *
+   * @default {"structured"}
+   */
+  codec?: CodecName | Codec<T>;
+}
+
+/** Options of {@linkcode Queue.from}. */
+export interface QueueAttachOptions<T> {
+  /** The codec, required when the queue was created with a custom codec. */
+  codec?: Codec<T>;
+}
+
+/** Length stored for a slot that carries no item (a put that lost to close). */
+const TOMBSTONE = -1;
+/** Returned by the internal try-get when there is nothing to take. */
+const EMPTY: unique symbol = Symbol("empty");
+/** Claim results besides a slot cell. */
+const CLAIM_FULL = -1;
+const CLAIM_CLOSED = -2;
+/** Reads of the queue state before a blocked call goes to sleep (about 10 µs). */
+const SPIN = 200;
+/** Pauses before a wait for a half-done peer operation backs off to 1 ms sleeps. */
+const BACKOFF_SPINS = 1000;
+const CODEC_NUMBER = 5;
+const CODEC_BYTES = 1;
+
+const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pause() : () => {};
+const f64 = new Float64Array(1);
+const f64Cells = new Int32Array(f64.buffer);
+
+/**
+ * A bounded queue for any number of producers and consumers across workers.
+ *
+ * - `put`/`get` block (in workers) with an optional `timeout` and throw
+ *   {@linkcode QueueFullError}/{@linkcode QueueEmptyError} when it expires;
+ *   `putNowait`/`getNowait` never wait; `putAsync`/`getAsync` never block the
+ *   event loop and take an `AbortSignal`.
+ * - `put` encodes and copies the value into shared memory before it returns:
+ *   encoding errors are thrown to the caller, and `qsize()`/`empty()` count
+ *   the item at once (unlike Python's feeder thread).
+ * - Each producer's items arrive in the order it put them; each item goes to
+ *   exactly one consumer.
+ * - `close()` shuts the queue for everyone: `put` throws
+ *   {@linkcode QueueClosedError}; consumers take what is left, then get
+ *   `QueueClosedError` instead of waiting forever; `for await` loops end.
+ *
+ * @typeParam T The values carried (see the `codec` option).
+ *
+ * @example Producer and consumer
+ * ```ts
+ * import { Queue } from "@concur/shm";
+ *
+ * const queue = new Queue<{ id: number }>(16, { codec: "json" });
+ * // new Worker(url).postMessage(queue.handle); in the worker: Queue.from(handle)
+ * queue.put({ id: 1 });
+ * queue.put({ id: 2 });
+ * queue.close();
+ * for await (const item of queue) console.log(item.id); // 1, 2
+ * ```
+ */
+export class Queue<T = unknown> {
+  readonly #memory: Memory;
+  readonly #codec: Codec<T>;
+  readonly #codecId: number;
+  readonly #kind: KindName;
+  readonly #capacity: number;
+  readonly #slotBytes: number;
+  readonly #slotCells: number;
+  readonly #oneLap: number;
+  readonly #indexMask: number;
+  readonly #lapMask: number;
+  /** The stamp of the slot the last claim returned. */
+  #stamp = 0;
+
+  /**
+   * Creates an empty queue.
+   *
+   * @param capacity How many items it holds at most (an integer >= 1).
+   * @param options `maxMessageBytes`, `codec`, and where to allocate it.
+   * @throws {RangeError} If `capacity` or `maxMessageBytes` is out of range.
+   */
+  constructor(capacity: number, options?: QueueOptions<T>);
+  /** @internal Wraps an already checked memory. */
+  constructor(memory: Memory, codec: Codec<T>);
+  constructor(arg: number | Memory, options?: QueueOptions<T> | Codec<T>) {
+    if (isMemory(arg)) {
+      this.#memory = arg;
+      this.#codec = options as Codec<T>;
+    } else {
+      const opts = options as QueueOptions<T> | undefined;
+      const { codec, id } = resolveCodec(opts?.codec, "structured");
+      const maxBytes = opts?.maxMessageBytes ??
+        (id === CODEC_NUMBER ? 8 : DEFAULT_MAX_MESSAGE_BYTES);
+      if (id === CODEC_NUMBER && maxBytes < 8) {
+        throw new RangeError(
+          `Cannot create ${this.constructor.name}: the "number" codec needs maxMessageBytes >= 8, received ${maxBytes}`,
+        );
+      }
+      const params = checkQueueParams(this.kindName(), arg, maxBytes);
+      this.#memory = createQueueMemory(this.kindName(), params, id, opts?.allocate);
+      this.#codec = codec;
+    }
+    const memory = this.#memory;
+    this.#kind = this.kindName();
+    this.#codecId = readParam(memory, 2);
+    this.#capacity = readParam(memory, 0);
+    this.#slotBytes = readParam(memory, 1);
+    this.#slotCells = slotCells(this.#slotBytes);
+    this.#oneLap = ceilPow2(this.#capacity + 1);
+    this.#indexMask = this.#oneLap - 1;
+    this.#lapMask = ~this.#indexMask;
+  }
+
+  /**
+   * @internal The kind stored in the header ("Queue" here; subclasses
+   * override it).
+   */
+  protected kindName(): KindName {
+    return "Queue";
+  }
+
+  /** @internal The memory (for subclasses that add cells of their own). */
+  protected get memory(): Memory {
+    return this.#memory;
+  }
+
+  /**
+   * Revives a queue from its handle (typically in a worker). The codec is
+   * the one the queue was created with.
+   *
+   * @param handle The {@linkcode Queue.handle} of a queue.
+   * @param options The `codec`, if the queue was created with a custom one.
+   * @returns A queue on the same shared state.
+   * @throws {LayoutError} If the handle is not a valid queue, or the codec does not match.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<string>(4, { codec: "string" });
+   * Queue.from<string>(queue.handle).put("hi");
+   * console.log(queue.get()); // "hi"
+   * ```
+   */
+  static from<T = unknown>(handle: QueueHandle, options?: QueueAttachOptions<T>): Queue<T> {
+    const memory = attachQueueMemory(handle, "Queue");
+    return new Queue<T>(memory, codecFor<T>(memory, "Queue", options?.codec));
+  }
+
+  /**
+   * Plain data to post to a worker; revive it with {@linkcode Queue.from}.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * console.log(new Queue(4).handle.kind); // "Queue"
+   * ```
+   */
+  get handle(): QueueHandle {
+    return { kind: this.#kind as "Queue", memory: this.#memory.handle() };
+  }
+
+  /**
+   * How many items the queue holds at most.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * console.log(new Queue(3).capacity); // 3
+   * ```
+   */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * The largest encoded message a slot holds, in bytes.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * console.log(new Queue(3, { maxMessageBytes: 64 }).maxMessageBytes); // 64
+   * ```
+   */
+  get maxMessageBytes(): number {
+    return this.#slotBytes;
+  }
+
+  /**
+   * The codec's name (`"structured"`, `"json"`, ... or a custom codec's name).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * console.log(new Queue(3).codec); // "structured"
+   * ```
+   */
+  get codec(): string {
+    return this.#codec.name;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** Waits a little for a peer that is half-way through an operation. */
+  #backoff(cell: number, value: number, spins: number): number {
+    if (spins < BACKOFF_SPINS) {
+      pause();
+    } else {
+      // The peer is descheduled (or dead): sleep 1 ms at a time instead of
+      // burning the core. Nobody notifies this cell; the wait returns at once
+      // if the cell already changed.
+      this.#memory.wait(cell, value, 1);
+    }
+    return spins + 1;
+  }
+
+  /** Claims a slot to write: its first cell, or CLAIM_FULL / CLAIM_CLOSED. */
+  #claimWrite(): number {
+    const m = this.#memory;
+    if (m.load(CLOSED) !== 0) return CLAIM_CLOSED;
+    const oneLap = this.#oneLap;
+    let tail = m.load(TAIL);
+    let spins = 0;
+    for (;;) {
+      const index = tail & this.#indexMask;
+      const slot = SLOTS + index * this.#slotCells;
+      const stamp = m.load(slot);
+      if (stamp === tail) {
+        const next = index + 1 < this.#capacity
+          ? (tail + 1) | 0
+          : ((tail & this.#lapMask) + oneLap) | 0;
+        const seen = m.compareExchange(TAIL, tail, next);
+        if (seen === tail) {
+          this.#stamp = tail;
+          return slot;
+        }
+        tail = seen;
+      } else if (((stamp + oneLap) | 0) === ((tail + 1) | 0)) {
+        // The slot still holds last lap's item: full, unless a consumer
+        // is half-way through taking it.
+        if (((m.load(HEAD) + oneLap) | 0) === tail) return CLAIM_FULL;
+        spins = this.#backoff(slot, stamp, spins);
+        tail = m.load(TAIL);
+      } else {
+        // Our TAIL is stale, or last lap's producer has not published yet.
+        spins = this.#backoff(slot, stamp, spins);
+        tail = m.load(TAIL);
+      }
+    }
+  }
+
+  /** Claims a slot to read: its first cell, or -1 if the queue is empty. */
+  #claimRead(): number {
+    const m = this.#memory;
+    const oneLap = this.#oneLap;
+    let head = m.load(HEAD);
+    let spins = 0;
+    for (;;) {
+      const index = head & this.#indexMask;
+      const slot = SLOTS + index * this.#slotCells;
+      const stamp = m.load(slot);
+      if (stamp === ((head + 1) | 0)) {
+        const next = index + 1 < this.#capacity
+          ? (head + 1) | 0
+          : ((head & this.#lapMask) + oneLap) | 0;
+        const seen = m.compareExchange(HEAD, head, next);
+        if (seen === head) {
+          this.#stamp = head;
+          return slot;
+        }
+        head = seen;
+      } else if (stamp === head) {
+        // Nothing published here: empty, unless a producer is half-way.
+        if (m.load(TAIL) === head) return -1;
+        spins = this.#backoff(slot, stamp, spins);
+        head = m.load(HEAD);
+      } else {
+        spins = this.#backoff(slot, stamp, spins);
+        head = m.load(HEAD);
+      }
+    }
+  }
+
+  /** Publishes a written slot and wakes one sleeping consumer, if any. */
+  #publish(slot: number, stamp: number): void {
+    const m = this.#memory;
+    m.store(slot, (stamp + 1) | 0);
+    if (m.load(GET_SLEEPERS) !== 0) {
+      m.add(NOT_EMPTY_BELL, 1);
+      m.notify(NOT_EMPTY_BELL, 1);
+    }
+  }
+
+  /** Hands a read slot to the next lap and wakes one sleeping producer, if any. */
+  #release(slot: number, stamp: number): void {
+    const m = this.#memory;
+    m.store(slot, (stamp + this.#oneLap) | 0);
+    if (m.load(PUT_SLEEPERS) !== 0) {
+      m.add(NOT_FULL_BELL, 1);
+      m.notify(NOT_FULL_BELL, 1);
+    }
+  }
+
+  /** Encodes `value` for a put (nothing for the number fast path); throws before anything is claimed. */
+  #encode(value: T): Uint8Array | undefined {
+    if (this.#codecId === CODEC_NUMBER) {
+      if (typeof value !== "number") {
+        throw new TypeError(
+          `Cannot put: the "number" codec carries numbers, received ${typeof value}`,
+        );
+      }
+      return undefined;
+    }
+    const bytes = this.#codec.encode(value);
+    if (bytes.length > this.#slotBytes) {
+      throw new RangeError(
+        `Cannot put: the message is ${bytes.length} bytes, more than the ${this.#slotBytes} a slot of this ${this.#kind} can ever hold (maxMessageBytes)`,
+      );
+    }
+    return bytes;
+  }
+
+  /** One attempt: 1 put, 0 full; throws QueueClosedError. */
+  #tryPut(value: T, bytes: Uint8Array | undefined): number {
+    const slot = this.#claimWrite();
+    if (slot < 0) {
+      if (slot === CLAIM_FULL) return 0;
+      throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
+    }
+    const m = this.#memory;
+    const stamp = this.#stamp;
+    m.store(slot + 2, currentOwnerId());
+    if (m.load(CLOSED) !== 0) {
+      m.store(slot + 1, TOMBSTONE);
+      this.#publish(slot, stamp);
+      throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
+    }
+    if (bytes === undefined) {
+      f64[0] = value as number;
+      m.store(slot + SLOT_HEADER_CELLS, f64Cells[0]);
+      m.store(slot + SLOT_HEADER_CELLS + 1, f64Cells[1]);
+      m.store(slot + 1, 8);
+    } else {
+      m.writeBytes((slot + SLOT_HEADER_CELLS) * 4, bytes);
+      m.store(slot + 1, bytes.length);
+    }
+    this.#publish(slot, stamp);
+    return 1;
+  }
+
+  /** One attempt: the item, or EMPTY. */
+  #tryGet(): T | typeof EMPTY {
+    const m = this.#memory;
+    for (;;) {
+      const slot = this.#claimRead();
+      if (slot < 0) return EMPTY;
+      const stamp = this.#stamp;
+      const length = m.load(slot + 1);
+      if (length === TOMBSTONE) {
+        this.#release(slot, stamp);
+        continue;
+      }
+      try {
+        if (length < 0 || length > this.#slotBytes) {
+          throw new MessageCorruptError(
+            `Cannot get: a slot records ${length} bytes, outside [0, ${this.#slotBytes}] (the queue memory is corrupt)`,
+          );
+        }
+        const payload = (slot + SLOT_HEADER_CELLS) * 4;
+        if (this.#codecId === CODEC_NUMBER) {
+          if (length !== 8) {
+            throw new MessageCorruptError(
+              `Cannot get: a number message is 8 bytes, the slot records ${length}`,
+            );
+          }
+          f64Cells[0] = m.load(slot + SLOT_HEADER_CELLS);
+          f64Cells[1] = m.load(slot + SLOT_HEADER_CELLS + 1);
+          return f64[0] as T;
+        }
+        if (this.#codecId === CODEC_BYTES) {
+          const out = new Uint8Array(length);
+          m.readBytes(payload, out);
+          return out as T;
+        }
+        return this.#codec.decode(m.viewBytes(payload, length));
+      } finally {
+        this.#release(slot, stamp);
+      }
+    }
+  }
+
+  #closedAndDrained(): boolean {
+    const m = this.#memory;
+    return m.load(CLOSED) !== 0 && m.load(TAIL) === m.load(HEAD);
+  }
+
+  #empty(): QueueEmptyError {
+    return new QueueEmptyError(`Cannot get: the ${this.#kind} is empty`);
+  }
+
+  #full(): QueueFullError {
+    return new QueueFullError(`Cannot put: the ${this.#kind} is full`);
+  }
+
+  #closedGet(): QueueClosedError {
+    return new QueueClosedError(`Cannot get: the ${this.#kind} is closed and drained`);
+  }
+
+  // ------------------------------------------------------------ producers
+
+  /**
+   * Puts an item, waiting for room while the queue is full.
+   *
+   * @param value The item (encoded and copied before this returns).
+   * @param options `timeout` in ms (default: forever; negative: poll once).
+   * @throws {QueueFullError} If the timeout expired while the queue was full.
+   * @throws {QueueClosedError} If the queue is (or gets) closed.
+   * @throws {RangeError} If the encoded item is larger than `maxMessageBytes`.
+   * @throws {TypeError} If the codec cannot encode the item.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(1, { codec: "number" });
+   * queue.put(1);
+   * try {
+   *   queue.put(2, { timeout: 10 });
+   * } catch (err) {
+   *   console.log((err as Error).name); // "QueueFullError"
+   * }
+   * ```
+   */
+  put(value: T, options?: WaitOptions): void {
+    const bytes = this.#encode(value);
+    if (this.#tryPut(value, bytes) === 1) return;
+    const timeout = normalizeTimeout(options?.timeout);
+    if (timeout === 0) throw this.#full();
+    const deadline = new Deadline(timeout);
+    const m = this.#memory;
+    const oneLap = this.#oneLap;
+    for (let i = 0; i < SPIN; i++) {
+      if (((m.load(HEAD) + oneLap) | 0) !== m.load(TAIL) || m.load(CLOSED) !== 0) {
+        if (this.#tryPut(value, bytes) === 1) return;
+      }
+      pause();
+    }
+    m.add(PUT_SLEEPERS, 1);
+    try {
+      for (;;) {
+        const bell = m.load(NOT_FULL_BELL);
+        if (this.#tryPut(value, bytes) === 1) return;
+        const remaining = deadline.remaining();
+        if (remaining === 0) throw this.#full();
+        m.wait(NOT_FULL_BELL, bell, remaining);
+      }
+    } finally {
+      m.add(PUT_SLEEPERS, -1);
+    }
+  }
+
+  /**
+   * Puts an item if there is room now (Python's `put_nowait`).
+   *
+   * @param value The item.
+   * @throws {QueueFullError} If the queue is full.
+   * @throws {QueueClosedError} If the queue is closed.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<string>(1, { codec: "string" });
+   * queue.putNowait("a");
+   * try {
+   *   queue.putNowait("b");
+   * } catch (err) {
+   *   console.log((err as Error).name); // "QueueFullError"
+   * }
+   * ```
+   */
+  putNowait(value: T): void {
+    const bytes = this.#encode(value);
+    if (this.#tryPut(value, bytes) !== 1) throw this.#full();
+  }
+
+  /**
+   * {@linkcode Queue.put} without blocking the thread or the event loop.
+   *
+   * @param value The item.
+   * @param options `timeout` in ms and an abort `signal`.
+   * @throws {QueueFullError} If the timeout expired while the queue was full.
+   * @throws {QueueClosedError} If the queue is (or gets) closed.
+   * @throws The signal's reason, if it aborts first (nothing is put).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue(2);
+   * await queue.putAsync({ any: "value" });
+   * console.log(await queue.getAsync()); // { any: "value" }
+   * ```
+   */
+  async putAsync(value: T, options?: AsyncWaitOptions): Promise<void> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    let bytes = this.#encode(value);
+    if (this.#tryPut(value, bytes) === 1) return;
+    const timeout = normalizeTimeout(options?.timeout);
+    if (timeout === 0) throw this.#full();
+    // The codec's scratch buffer may be reused by another put while we wait.
+    bytes = bytes?.slice();
+    const deadline = new Deadline(timeout);
+    const m = this.#memory;
+    m.add(PUT_SLEEPERS, 1);
+    try {
+      for (;;) {
+        const bell = m.load(NOT_FULL_BELL);
+        if (this.#tryPut(value, bytes) === 1) return;
+        const remaining = deadline.remaining();
+        if (remaining === 0) throw this.#full();
+        await m.waitAsync(NOT_FULL_BELL, bell, remaining, signal);
+      }
+    } finally {
+      m.add(PUT_SLEEPERS, -1);
+    }
+  }
+
+  /**
+   * Puts several items in order, waiting for room as needed; the timeout
+   * covers the whole batch.
+   *
+   * @param values The items.
+   * @param options `timeout` in ms.
+   * @throws {QueueFullError} If the timeout expired; the items before the
+   * failing one were put, and `err.cause` is how many (a number).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(8, { codec: "number" });
+   * queue.putMany([1, 2, 3]);
+   * console.log(queue.getMany(8)); // [ 1, 2, 3 ]
+   * ```
+   */
+  putMany(values: Iterable<T>, options?: WaitOptions): void {
+    const deadline = new Deadline(options?.timeout);
+    let done = 0;
+    for (const value of values) {
+      try {
+        this.put(value, { timeout: deadline.remaining() });
+      } catch (err) {
+        if (err instanceof QueueFullError) {
+          throw new QueueFullError(`Cannot put: the ${this.#kind} is full (${done} items put)`, {
+            cause: done,
+          });
+        }
+        throw err;
+      }
+      done++;
+    }
+  }
+
+  // ------------------------------------------------------------ consumers
+
+  /**
+   * Takes the oldest item, waiting while the queue is empty.
+   *
+   * @param options `timeout` in ms (default: forever; negative: poll once).
+   * @returns The item.
+   * @throws {QueueEmptyError} If the timeout expired while the queue was empty.
+   * @throws {QueueClosedError} If the queue is (or gets) closed and is drained.
+   * @throws {MessageCorruptError} If the item's bytes are not a valid message (it is consumed).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(2, { codec: "number" });
+   * queue.put(7);
+   * console.log(queue.get({ timeout: 100 })); // 7
+   * ```
+   */
+  get(options?: WaitOptions): T {
+    const value = this.#tryGet();
+    if (value !== EMPTY) return value;
+    return this.#getSlow(options?.timeout);
+  }
+
+  #getSlow(timeoutOption: number | undefined): T {
+    const timeout = normalizeTimeout(timeoutOption);
+    if (this.#closedAndDrained()) throw this.#closedGet();
+    if (timeout === 0) throw this.#empty();
+    const deadline = new Deadline(timeout);
+    const m = this.#memory;
+    for (let i = 0; i < SPIN; i++) {
+      if (m.load(TAIL) !== m.load(HEAD)) {
+        const value = this.#tryGet();
+        if (value !== EMPTY) return value;
+      } else if (m.load(CLOSED) !== 0) {
+        break;
+      }
+      pause();
+    }
+    m.add(GET_SLEEPERS, 1);
+    try {
+      for (;;) {
+        const bell = m.load(NOT_EMPTY_BELL);
+        const value = this.#tryGet();
+        if (value !== EMPTY) return value;
+        if (this.#closedAndDrained()) throw this.#closedGet();
+        const remaining = deadline.remaining();
+        if (remaining === 0) throw this.#empty();
+        m.wait(NOT_EMPTY_BELL, bell, remaining);
+      }
+    } finally {
+      m.add(GET_SLEEPERS, -1);
+    }
+  }
+
+  /**
+   * Takes the oldest item if there is one (Python's `get_nowait`).
+   *
+   * @returns The item.
+   * @throws {QueueEmptyError} If the queue is empty.
+   * @throws {QueueClosedError} If the queue is closed and drained.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * try {
+   *   new Queue(1).getNowait();
+   * } catch (err) {
+   *   console.log((err as Error).name); // "QueueEmptyError"
+   * }
+   * ```
+   */
+  getNowait(): T {
+    const value = this.#tryGet();
+    if (value !== EMPTY) return value;
+    if (this.#closedAndDrained()) throw this.#closedGet();
+    throw this.#empty();
+  }
+
+  /**
+   * {@linkcode Queue.get} without blocking the thread or the event loop.
+   *
+   * @param options `timeout` in ms and an abort `signal`.
+   * @returns The item.
+   * @throws {QueueEmptyError} If the timeout expired while the queue was empty.
+   * @throws {QueueClosedError} If the queue is (or gets) closed and is drained.
+   * @throws The signal's reason, if it aborts first (nothing is taken).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<string>(1, { codec: "string" });
+   * setTimeout(() => queue.put("late"), 10);
+   * console.log(await queue.getAsync({ timeout: 1000 })); // "late"
+   * ```
+   */
+  async getAsync(options?: AsyncWaitOptions): Promise<T> {
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    const first = this.#tryGet();
+    if (first !== EMPTY) return first;
+    if (this.#closedAndDrained()) throw this.#closedGet();
+    const timeout = normalizeTimeout(options?.timeout);
+    if (timeout === 0) throw this.#empty();
+    const deadline = new Deadline(timeout);
+    const m = this.#memory;
+    m.add(GET_SLEEPERS, 1);
+    try {
+      for (;;) {
+        const bell = m.load(NOT_EMPTY_BELL);
+        const value = this.#tryGet();
+        if (value !== EMPTY) return value;
+        if (this.#closedAndDrained()) throw this.#closedGet();
+        const remaining = deadline.remaining();
+        if (remaining === 0) throw this.#empty();
+        await m.waitAsync(NOT_EMPTY_BELL, bell, remaining, signal);
+      }
+    } finally {
+      m.add(GET_SLEEPERS, -1);
+    }
+  }
+
+  /**
+   * Waits for one item (like {@linkcode Queue.get}), then also takes up to
+   * `max - 1` more that are waiting, without waiting for them.
+   *
+   * @param max The most items to return (>= 1).
+   * @param options `timeout` in ms for the first item.
+   * @returns Between 1 and `max` items, oldest first.
+   * @throws {QueueEmptyError} If the timeout expired with nothing to take.
+   * @throws {QueueClosedError} If the queue is (or gets) closed and is drained.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(4, { codec: "number" });
+   * queue.putMany([1, 2]);
+   * console.log(queue.getMany(10)); // [ 1, 2 ]
+   * ```
+   */
+  getMany(max: number, options?: WaitOptions): T[] {
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`Cannot get: max must be an integer >= 1, received ${max}`);
+    }
+    const items = [this.get(options)];
+    while (items.length < max) {
+      const value = this.#tryGet();
+      if (value === EMPTY) break;
+      items.push(value);
+    }
+    return items;
+  }
+
+  /**
+   * Iterates over the items as they arrive (with {@linkcode Queue.getAsync});
+   * the loop ends when the queue is closed and drained.
+   *
+   * @returns An async iterator over the items.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(4, { codec: "number" });
+   * queue.putMany([1, 2]);
+   * queue.close();
+   * const seen: number[] = [];
+   * for await (const n of queue) seen.push(n);
+   * console.log(seen); // [ 1, 2 ]
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let value: T;
+      try {
+        value = await this.getAsync();
+      } catch (err) {
+        if (err instanceof QueueClosedError) return;
+        throw err;
+      }
+      yield value;
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /**
+   * How many items are in the queue (a snapshot; exact once the `put`s and
+   * `get`s it should count have returned).
+   *
+   * @returns The count.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue(4);
+   * queue.put("a");
+   * console.log(queue.qsize()); // 1
+   * ```
+   */
+  qsize(): number {
+    const m = this.#memory;
+    for (;;) {
+      const tail = m.load(TAIL);
+      const head = m.load(HEAD);
+      if (m.load(TAIL) !== tail) continue;
+      const hix = head & this.#indexMask;
+      const tix = tail & this.#indexMask;
+      if (hix < tix) return tix - hix;
+      if (hix > tix) return this.#capacity - hix + tix;
+      return tail === head ? 0 : this.#capacity;
+    }
+  }
+
+  /**
+   * Whether the queue holds no item (a snapshot).
+   *
+   * @returns `true` if empty.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * console.log(new Queue(4).empty()); // true
+   * ```
+   */
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+
+  /**
+   * Whether the queue holds `capacity` items (a snapshot).
+   *
+   * @returns `true` if full.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue(1);
+   * queue.put(1);
+   * console.log(queue.full()); // true
+   * ```
+   */
+  full(): boolean {
+    return this.qsize() === this.#capacity;
+  }
+
+  /**
+   * Whether {@linkcode Queue.close} was called (by any thread).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue(1);
+   * queue.close();
+   * console.log(queue.closed); // true
+   * ```
+   */
+  get closed(): boolean {
+    return this.#memory.load(CLOSED) !== 0;
+  }
+
+  /**
+   * Closes the queue for every thread: `put` throws {@linkcode QueueClosedError}
+   * from now on; consumers take the items left, then get `QueueClosedError`;
+   * blocked producers and consumers wake. Closing twice does nothing.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(2, { codec: "number" });
+   * queue.put(1);
+   * queue.close();
+   * console.log(queue.get()); // 1; the next get() throws QueueClosedError
+   * ```
+   */
+  close(): void {
+    const m = this.#memory;
+    if (m.exchange(CLOSED, 1) !== 0) return;
+    m.add(NOT_EMPTY_BELL, 1);
+    m.notify(NOT_EMPTY_BELL);
+    m.add(NOT_FULL_BELL, 1);
+    m.notify(NOT_FULL_BELL);
+  }
+
+  /**
+   * @internal The owner id recorded by the producer of the slot at the head,
+   * if that slot is claimed but not yet published (0 otherwise): what a
+   * supervisor checks to tell a dead producer from a slow one.
+   */
+  stuckProducer(): number {
+    const m = this.#memory;
+    const head = m.load(HEAD);
+    if (m.load(TAIL) === head) return 0;
+    const slot = SLOTS + (head & this.#indexMask) * this.#slotCells;
+    return m.load(slot) === head ? m.load(slot + 2) : 0;
+  }
+}
