@@ -88,8 +88,11 @@ import {
   QueueFullError,
 } from "./errors.ts";
 
-/** The structured-cloneable form of a {@linkcode Queue}. */
-export type QueueHandle = PrimitiveHandle<"Queue">;
+/**
+ * The structured-cloneable form of a {@linkcode Queue} (or of a
+ * `JoinableQueue`, which only `JoinableQueue.from` revives).
+ */
+export type QueueHandle = PrimitiveHandle<"Queue" | "JoinableQueue">;
 
 /** Options of the {@linkcode Queue} constructor. */
 export interface QueueOptions<T> extends CreateOptions {
