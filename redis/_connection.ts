@@ -16,8 +16,7 @@
  * @module
  */
 
-import { Redis } from "npm:ioredis@^6.0.0";
-import type { ChainableCommander } from "npm:ioredis@^6.0.0";
+import { type ChainableCommander, Redis } from "./_ioredis.ts";
 import { RedisConnectionError } from "./errors.ts";
 
 /** Connection options shared by every Redis-backed object. */

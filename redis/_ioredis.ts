@@ -1,0 +1,9 @@
+/**
+ * The one place the Redis client is imported from. Once deno.json maps
+ * `"ioredis"` in its `imports`, this becomes `from "ioredis"`.
+ *
+ * @module
+ */
+
+export { Redis } from "npm:ioredis@^6.0.0";
+export type { ChainableCommander } from "npm:ioredis@^6.0.0";
