@@ -141,6 +141,9 @@ export class Condition {
       this.#lock = lock!;
       return;
     }
+    if (arg !== undefined && !isLock(arg) && (arg === null || typeof arg !== "object")) {
+      throw new TypeError("Condition takes a Mutex, a RecursiveMutex or options");
+    }
     const options: ConditionOptions = isLock(arg) ? { lock: arg } : arg ?? {};
     if (options.lock !== undefined && !isLock(options.lock)) {
       throw new TypeError("Condition lock must be a Mutex or a RecursiveMutex");
