@@ -8,16 +8,27 @@
  * ownership unit of this module is the thread, not the async task (two async
  * tasks of one worker are the same owner).
  *
- * By default each thread draws a random id the first time it needs one (the
- * chance that two of 100 threads draw the same is about 5 in a million). The
- * worker and process handles of this module assign unique ids instead, from
- * a counter shared by the whole program.
+ * By default each thread draws a random id the first time it needs one, with
+ * {@linkcode MANAGED_OWNER_BIT} clear (the chance that two of 100 threads
+ * draw the same is about 1 in 100 000). The worker handles and pools of this
+ * module assign unique ids instead, with {@linkcode MANAGED_OWNER_BIT} set,
+ * from a counter shared by the whole program (`shm/liveness.ts`); only those
+ * ids have a liveness record, so only their death can be detected.
  *
  * @module
  */
 
 /** Bits an owner id may use: 30, leaving the two top bits of a lock word for flags. */
 export const OWNER_MASK = 0x3fffffff;
+
+/**
+ * Set in ids assigned by the program-wide liveness table (threads started by
+ * this module's worker handles); clear in randomly drawn ids.
+ */
+export const MANAGED_OWNER_BIT = 0x20000000;
+
+/** Bits a randomly drawn id may use. */
+const RANDOM_MASK = OWNER_MASK & ~MANAGED_OWNER_BIT;
 
 let current = 0;
 
@@ -27,7 +38,7 @@ export function currentOwnerId(): number {
     const random = new Uint32Array(1);
     do {
       crypto.getRandomValues(random);
-      current = random[0] & OWNER_MASK;
+      current = random[0] & RANDOM_MASK;
     } while (current === 0);
   }
   return current;

@@ -6,7 +6,16 @@
 
 import { type AsyncWaitOptions, normalizeTimeout, type WaitOptions } from "../shm/timeout.ts";
 import type { Memory } from "../shm/memory.ts";
-import { acquireLock, acquireLockAsync, ownerOf, releaseLock } from "./_futex_lock.ts";
+import {
+  ACQUIRED_OWNER_DIED,
+  acquireLockAsyncOutcome,
+  acquireLockOutcome,
+  type AcquireOutcome,
+  NOT_ACQUIRED,
+  ownerOf,
+  releaseLock,
+  tryAcquireLockOutcome,
+} from "./_futex_lock.ts";
 import {
   attachPrimitive,
   createMemory,
@@ -17,13 +26,21 @@ import {
   type PrimitiveHandle,
 } from "./_header.ts";
 import { currentOwnerId } from "./_owner.ts";
-import { LockNotHeldError, TimeoutError } from "./errors.ts";
+import { LockNotHeldError, NotOwnerError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
 
-const VERSION = 1;
+const VERSION = 2;
 /** The lock word (see `_futex_lock.ts` for its states). */
 const STATE = HEADER_CELLS;
-const BYTE_LENGTH = HEADER_BYTES + 4;
+/**
+ * Robustness flags: {@linkcode OWNER_DIED} is set by the locker that took the
+ * lock over from a dead owner, and cleared only by `markConsistent()` (so it
+ * stays visible to every later holder until someone repairs the state).
+ * Written only while holding the lock.
+ */
+const FLAGS = HEADER_CELLS + 1;
+const OWNER_DIED = 1;
+const BYTE_LENGTH = HEADER_BYTES + 8;
 
 /** The structured-cloneable form of a {@linkcode Mutex}. */
 export type MutexHandle = PrimitiveHandle<"Mutex">;
@@ -40,6 +57,16 @@ export type MutexHandle = PrimitiveHandle<"Mutex">;
  * Uncontended, `lock()` + `unlock()` is one compare-exchange and one
  * exchange; contended, a thread spins briefly and then sleeps on a futex
  * wait, and is woken by the release.
+ *
+ * **Robust** (POSIX `EOWNERDEAD`): if the holder was a worker started by
+ * `WorkerProcess` or `Pool` and it ended or was terminated without
+ * unlocking, the next `lock()` / `lockAsync()` / `tryLock()` does not hang:
+ * it takes the lock over and returns `true`, and {@linkcode Mutex.ownerDied}
+ * becomes `true`. The flag is sticky: every later holder sees it until one
+ * of them repairs the protected state and calls
+ * {@linkcode Mutex.markConsistent}, so ignoring it once cannot hide it.
+ * Threads already blocked in `lock()` notice the death within about 100 ms.
+ * (Holders not started by this module cannot be detected as dead.)
  *
  * @example Guard a counter shared with workers
  * ```ts
@@ -95,7 +122,9 @@ export class Mutex {
    * @returns Whether the lock is now held by the caller.
    */
   tryLock(): boolean {
-    return this.#memory.compareExchange(STATE, 0, currentOwnerId()) === 0;
+    const owner = currentOwnerId();
+    if (this.#memory.compareExchange(STATE, 0, owner) === 0) return true;
+    return this.#settle(tryAcquireLockOutcome(this.#memory, STATE, owner));
   }
 
   /**
@@ -108,7 +137,15 @@ export class Mutex {
   lock(options?: WaitOptions): boolean {
     const owner = currentOwnerId();
     if (this.#memory.compareExchange(STATE, 0, owner) === 0) return true;
-    return acquireLock(this.#memory, STATE, owner, normalizeTimeout(options?.timeout));
+    return this.#settle(
+      acquireLockOutcome(this.#memory, STATE, owner, normalizeTimeout(options?.timeout)),
+    );
+  }
+
+  /** Records a take-over from a dead owner; returns whether the lock is held. */
+  #settle(outcome: AcquireOutcome): boolean {
+    if (outcome === ACQUIRED_OWNER_DIED) this.#memory.store(FLAGS, OWNER_DIED);
+    return outcome !== NOT_ACQUIRED;
   }
 
   /**
@@ -118,14 +155,60 @@ export class Mutex {
    * @returns `true` once held, `false` if the timeout expired first.
    * @throws The signal's reason, if it aborts first.
    */
-  lockAsync(options?: AsyncWaitOptions): Promise<boolean> {
-    return acquireLockAsync(
-      this.#memory,
-      STATE,
-      currentOwnerId(),
-      normalizeTimeout(options?.timeout),
-      options?.signal,
+  async lockAsync(options?: AsyncWaitOptions): Promise<boolean> {
+    return this.#settle(
+      await acquireLockAsyncOutcome(
+        this.#memory,
+        STATE,
+        currentOwnerId(),
+        normalizeTimeout(options?.timeout),
+        options?.signal,
+      ),
     );
+  }
+
+  /**
+   * Whether a holder of this mutex died while holding it and the protected
+   * state has not been declared repaired since (see the class doc). Check it
+   * right after taking the lock.
+   *
+   * @example Repair after a dead holder
+   * ```ts
+   * import { Mutex } from "@concur/shm";
+   *
+   * const mutex = new Mutex();
+   * mutex.lock();
+   * if (mutex.ownerDied) {
+   *   // ...bring the shared state back to a consistent value...
+   *   mutex.markConsistent();
+   * }
+   * mutex.unlock();
+   * ```
+   */
+  get ownerDied(): boolean {
+    return this.#memory.load(FLAGS) !== 0;
+  }
+
+  /**
+   * Declares the protected state repaired after a dead holder: clears
+   * {@linkcode Mutex.ownerDied}. Call it while holding the lock.
+   *
+   * @throws {NotOwnerError} If the calling thread does not hold the lock.
+   *
+   * @example
+   * ```ts
+   * import { Mutex } from "@concur/shm";
+   *
+   * const mutex = new Mutex();
+   * mutex.withLock(() => mutex.markConsistent());
+   * console.log(mutex.ownerDied); // false
+   * ```
+   */
+  markConsistent(): void {
+    if (!this.heldByCurrentThread()) {
+      throw new NotOwnerError("Cannot mark mutex consistent: the calling thread does not hold it");
+    }
+    this.#memory.store(FLAGS, 0);
   }
 
   /**

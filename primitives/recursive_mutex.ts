@@ -6,7 +6,16 @@
 
 import type { Memory } from "../shm/memory.ts";
 import { type AsyncWaitOptions, normalizeTimeout, type WaitOptions } from "../shm/timeout.ts";
-import { acquireLock, acquireLockAsync, ownerOf, releaseLock } from "./_futex_lock.ts";
+import {
+  ACQUIRED_OWNER_DIED,
+  acquireLockAsyncOutcome,
+  acquireLockOutcome,
+  type AcquireOutcome,
+  NOT_ACQUIRED,
+  ownerOf,
+  releaseLock,
+  tryAcquireLockOutcome,
+} from "./_futex_lock.ts";
 import {
   attachPrimitive,
   createMemory,
@@ -20,12 +29,15 @@ import { currentOwnerId } from "./_owner.ts";
 import { NotOwnerError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
 
-const VERSION = 1;
+const VERSION = 2;
 /** The futex lock word; its owner bits name the holding thread. */
 const STATE = HEADER_CELLS;
 /** How many times the owner holds it; written only by the owner. */
 const DEPTH = HEADER_CELLS + 1;
-const BYTE_LENGTH = HEADER_BYTES + 8;
+/** Robustness flags, as in `Mutex`: OWNER_DIED is sticky until `markConsistent()`. */
+const FLAGS = HEADER_CELLS + 2;
+const OWNER_DIED = 1;
+const BYTE_LENGTH = HEADER_BYTES + 12;
 
 /** The structured-cloneable form of a {@linkcode RecursiveMutex}. */
 export type RecursiveMutexHandle = PrimitiveHandle<"RecursiveMutex">;
@@ -36,6 +48,11 @@ export type RecursiveMutexHandle = PrimitiveHandle<"RecursiveMutex">;
  *
  * Ownership is per thread (per worker, or the main thread): two async tasks
  * of the same thread are the same owner.
+ *
+ * Robust like `Mutex`: when its holder (a worker started by this module)
+ * ends without releasing it, the next locker takes it over at depth 1 and
+ * {@linkcode RecursiveMutex.ownerDied} stays `true` until
+ * {@linkcode RecursiveMutex.markConsistent}.
  *
  * @example
  * ```ts
@@ -111,9 +128,55 @@ export class RecursiveMutex {
    */
   tryLock(): boolean {
     if (this.#reenter()) return true;
-    if (this.#memory.compareExchange(STATE, 0, currentOwnerId()) !== 0) return false;
+    return this.#settle(tryAcquireLockOutcome(this.#memory, STATE, currentOwnerId()));
+  }
+
+  /** After an acquire: sets the depth to 1 and records a take-over from a dead owner. */
+  #settle(outcome: AcquireOutcome): boolean {
+    if (outcome === NOT_ACQUIRED) return false;
+    if (outcome === ACQUIRED_OWNER_DIED) this.#memory.store(FLAGS, OWNER_DIED);
     this.#memory.store(DEPTH, 1);
     return true;
+  }
+
+  /**
+   * Whether a holder died while holding this lock and the protected state has
+   * not been declared repaired since.
+   *
+   * @example
+   * ```ts
+   * import { RecursiveMutex } from "@concur/shm";
+   *
+   * const rlock = new RecursiveMutex();
+   * rlock.lock();
+   * if (rlock.ownerDied) rlock.markConsistent();
+   * rlock.unlock();
+   * ```
+   */
+  get ownerDied(): boolean {
+    return this.#memory.load(FLAGS) !== 0;
+  }
+
+  /**
+   * Declares the protected state repaired: clears {@linkcode RecursiveMutex.ownerDied}.
+   *
+   * @throws {NotOwnerError} If the calling thread does not hold the lock.
+   *
+   * @example
+   * ```ts
+   * import { RecursiveMutex } from "@concur/shm";
+   *
+   * const rlock = new RecursiveMutex();
+   * rlock.withLock(() => rlock.markConsistent());
+   * ```
+   */
+  markConsistent(): void {
+    if (!this.heldByCurrentThread()) {
+      throw new NotOwnerError(
+        "Cannot mark recursive mutex consistent: the calling thread does not hold it",
+      );
+    }
+    this.#memory.store(FLAGS, 0);
   }
 
   /**
@@ -124,11 +187,9 @@ export class RecursiveMutex {
    */
   lock(options?: WaitOptions): boolean {
     if (this.#reenter()) return true;
-    if (!acquireLock(this.#memory, STATE, currentOwnerId(), normalizeTimeout(options?.timeout))) {
-      return false;
-    }
-    this.#memory.store(DEPTH, 1);
-    return true;
+    return this.#settle(
+      acquireLockOutcome(this.#memory, STATE, currentOwnerId(), normalizeTimeout(options?.timeout)),
+    );
   }
 
   /**
@@ -140,15 +201,15 @@ export class RecursiveMutex {
    */
   async lockAsync(options?: AsyncWaitOptions): Promise<boolean> {
     if (this.#reenter()) return true;
-    const acquired = await acquireLockAsync(
-      this.#memory,
-      STATE,
-      currentOwnerId(),
-      normalizeTimeout(options?.timeout),
-      options?.signal,
+    return this.#settle(
+      await acquireLockAsyncOutcome(
+        this.#memory,
+        STATE,
+        currentOwnerId(),
+        normalizeTimeout(options?.timeout),
+        options?.signal,
+      ),
     );
-    if (acquired) this.#memory.store(DEPTH, 1);
-    return acquired;
   }
 
   /**

@@ -11,6 +11,12 @@
  */
 
 import { LayoutError } from "../primitives/errors.ts";
+import {
+  INTERRUPT_SLICE_MS,
+  interruptSignal,
+  isInterruptible,
+  throwIfInterrupted,
+} from "./interrupt.ts";
 import { holdEventLoop } from "./keep_alive.ts";
 import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
 
@@ -152,9 +158,27 @@ export class SabMemory implements Memory {
     return Atomics.compareExchange(this.#cells, cell, expected, replacement);
   }
 
-  /** Blocks while the cell holds `expected` (see {@linkcode Memory.wait}). */
+  /**
+   * Blocks while the cell holds `expected` (see {@linkcode Memory.wait}).
+   *
+   * In a thread started by this module's worker handles the wait is sliced
+   * (see `shm/interrupt.ts`): it throws `TerminatedError` within
+   * `INTERRUPT_SLICE_MS` of a terminate request. Slicing loses no wake-up:
+   * a notify that falls between two slices was preceded by a change of the
+   * cell (futex protocol), so the next slice returns `"not-equal"` at once.
+   */
   wait(cell: number, expected: number, timeoutMs: number = Infinity): WaitResult {
-    return Atomics.wait(this.#cells, cell, expected, timeoutMs);
+    if (!isInterruptible()) return Atomics.wait(this.#cells, cell, expected, timeoutMs);
+    const end = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      throwIfInterrupted();
+      const left = end === Infinity ? Infinity : Math.max(0, end - performance.now());
+      const result = Atomics.wait(this.#cells, cell, expected, Math.min(left, INTERRUPT_SLICE_MS));
+      if (result !== "timed-out" || left <= INTERRUPT_SLICE_MS) {
+        throwIfInterrupted();
+        return result;
+      }
+    }
   }
 
   /** Waits without blocking the thread (see {@linkcode Memory.waitAsync}). */
@@ -164,6 +188,11 @@ export class SabMemory implements Memory {
     timeoutMs: number = Infinity,
     signal?: AbortSignal,
   ): Promise<WaitResult> {
+    // In an interruptible thread the wait also ends on a terminate request.
+    const interrupt = interruptSignal();
+    if (interrupt !== undefined && interrupt !== signal) {
+      signal = signal === undefined ? interrupt : AbortSignal.any([signal, interrupt]);
+    }
     if (signal?.aborted) return Promise.reject(signal.reason);
     const started = Atomics.waitAsync(this.#cells, cell, expected, timeoutMs);
     if (!started.async) return Promise.resolve(started.value);

@@ -1,0 +1,98 @@
+/** Functions run by tests/workers_test.ts and tests/robust_test.ts through WorkerProcess. */
+import { Event } from "../../primitives/event.ts";
+import { Mutex } from "../../primitives/mutex.ts";
+import { RecursiveMutex } from "../../primitives/recursive_mutex.ts";
+import { workerInfo } from "../../workers/worker_process.ts";
+
+/** Adds `n` to counter[0] under the lock, `n` times 1. */
+export function addLocked(lock: Mutex, counter: Int32Array, n: number): void {
+  if (!(lock instanceof Mutex)) throw new TypeError("lock did not arrive revived");
+  for (let i = 0; i < n; i++) {
+    lock.lock();
+    counter[0] = counter[0] + 1;
+    lock.unlock();
+  }
+}
+
+/** Nested primitives in plain objects and arrays arrive revived too. */
+export function checkNested(arg: { locks: [Mutex, RecursiveMutex]; out: Int32Array }): void {
+  const [a, b] = arg.locks;
+  Atomics.store(arg.out, 0, (a instanceof Mutex ? 1 : 0) + (b instanceof RecursiveMutex ? 2 : 0));
+}
+
+/** Writes the worker's info into a shared int array: id, daemon. */
+export function reportInfo(out: Int32Array): void {
+  const info = workerInfo()!;
+  out[0] = info.id;
+  out[1] = info.daemon ? 1 : 0;
+}
+
+/** Throws a RangeError. */
+export function fail(message: string): void {
+  throw new RangeError(message);
+}
+
+/** Async task that throws after an await. */
+export async function failAsync(): Promise<void> {
+  await Promise.resolve();
+  throw new TypeError("async failure");
+}
+
+/** Takes the lock with a guard, signals, then waits forever on an event (until terminated). */
+export function holdWithGuardAndWait(lock: Mutex, held: Event, never: Event): void {
+  using _guard = lock.acquire();
+  held.set();
+  never.wait();
+}
+
+/** Takes the lock WITHOUT a guard, signals, then waits forever (the lock stays held at death). */
+export function holdAndWait(lock: Mutex, held: Event, never: Event): void {
+  lock.lock();
+  held.set();
+  never.wait();
+}
+
+/** The same for a RecursiveMutex (taken twice). */
+export function holdRecursiveAndWait(lock: RecursiveMutex, held: Event, never: Event): void {
+  lock.lock();
+  lock.lock();
+  held.set();
+  never.wait();
+}
+
+/** Takes the lock, signals, then waits asynchronously forever (until terminated). */
+export async function holdWithGuardAndWaitAsync(
+  lock: Mutex,
+  held: Event,
+  never: Event,
+): Promise<void> {
+  using _guard = await lock.acquireAsync();
+  held.set();
+  await never.waitAsync();
+}
+
+/** Takes the lock, signals, then spins (a hot loop that no interrupt can stop) for `ms`. */
+export function holdAndSpin(lock: Mutex, held: Event, ms: number): void {
+  lock.lock();
+  held.set();
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* busy */ }
+}
+
+/** Takes the lock and returns without unlocking it. */
+export function lockAndReturn(lock: Mutex): void {
+  lock.lock();
+}
+
+/** Waits on an event (blocking) and records that it ran. */
+export function waitThenMark(event: Event, out: Int32Array): void {
+  event.wait();
+  Atomics.store(out, 0, 1);
+}
+
+/** Blocks in `lock()` on a held mutex; records the outcome: 1 acquired, 2 ownerDied. */
+export function lockAndReport(lock: Mutex, out: Int32Array): void {
+  const got = lock.lock({ timeout: 5000 });
+  Atomics.store(out, 0, got ? (lock.ownerDied ? 2 : 1) : -1);
+  if (got) lock.unlock();
+}

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { Event } from "../primitives/event.ts";
+import { ConcurrencyError, RemoteError } from "../primitives/errors.ts";
+import { Mutex } from "../primitives/mutex.ts";
+import { RecursiveMutex } from "../primitives/recursive_mutex.ts";
+import { isMainThread, TERMINATED_EXIT_CODE, WorkerProcess } from "../workers/worker_process.ts";
+
+const TASKS = new URL("./_tasks/worker_tasks.ts", import.meta.url);
+const T = { timeout: 20_000 };
+
+Deno.test({
+  name: "WorkerProcess: PR-1/PR-2 lifecycle, revived arguments, exitCode 0",
+  ...T,
+  fn: async () => {
+    const lock = new Mutex();
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const workers = [0, 1].map((i) =>
+      new WorkerProcess({
+        module: TASKS,
+        fn: "addLocked",
+        args: [lock, counter, 500],
+        name: `w${i}`,
+      })
+    );
+    const w = workers[0];
+    assert.equal(w.isAlive, false);
+    assert.equal(w.exitCode, null);
+    assert.equal(w.id, null);
+    assert.equal(w.name, "w0");
+    assert.equal(w.daemon, false);
+    assert.throws(() => w.join(), ConcurrencyError, "join before start");
+    for (const p of workers) p.start();
+    assert.equal(w.isAlive, true);
+    assert.equal(w.exitCode, null);
+    assert.ok(typeof w.id === "number" && w.id !== workers[1].id, "unique ids");
+    assert.throws(() => w.start(), ConcurrencyError, "start twice");
+    assert.throws(() => (w.daemon = true), ConcurrencyError, "daemon after start");
+    for (const p of workers) assert.equal(await p.joinAsync({ timeout: 10_000 }), true);
+    assert.equal(counter[0], 1000);
+    assert.deepEqual(workers.map((p) => p.exitCode), [0, 0]);
+    assert.equal(w.isAlive, false);
+    assert.equal(w.error, undefined);
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: nested primitives revived; default names count up; isMainThread",
+  ...T,
+  fn: async () => {
+    const out = new Int32Array(new SharedArrayBuffer(8));
+    const p = new WorkerProcess({
+      module: TASKS.href,
+      fn: "checkNested",
+      args: [{ locks: [new Mutex(), new RecursiveMutex()], out }],
+    });
+    assert.match(p.name, /^WorkerProcess-\d+$/);
+    p.start();
+    assert.equal(await p.joinAsync(), true);
+    assert.equal(p.exitCode, 0, String(p.error?.stack));
+    assert.equal(out[0], 3);
+    assert.equal(isMainThread(), true);
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: PR-4 a throwing task exits 1 with the remote error",
+  ...T,
+  fn: async () => {
+    const p = new WorkerProcess({ module: TASKS, fn: "fail", args: ["bad size"] });
+    p.start();
+    assert.equal(p.join({ timeout: 10_000 }), true, "sync join works while the loop is blocked");
+    await p.joinAsync();
+    assert.equal(p.exitCode, 1);
+    const error = p.error!;
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.remoteName, "RangeError");
+    assert.equal(error.message, "bad size");
+    assert.match((error.cause as Error).stack!, /fail/);
+    const q = new WorkerProcess({ module: TASKS, fn: "failAsync" });
+    q.start();
+    await q.joinAsync();
+    assert.equal(q.exitCode, 1);
+    assert.equal(q.error?.remoteName, "TypeError");
+    const missing = new WorkerProcess({ module: TASKS, fn: "noSuchExport" });
+    missing.start();
+    await missing.joinAsync();
+    assert.equal(missing.exitCode, 1);
+    assert.match(missing.error!.message, /no exported function "noSuchExport"/);
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: bad options are typed errors",
+  fn: () => {
+    assert.throws(() => new WorkerProcess({ module: "./relative.ts", fn: "x" }), TypeError);
+    assert.throws(
+      () => new WorkerProcess({ module: TASKS, fn: 3 as unknown as string }),
+      TypeError,
+    );
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: PR-3 join timeouts return false while running; PR-5 terminate → -15",
+  ...T,
+  fn: async () => {
+    const never = new Event();
+    const out = new Int32Array(new SharedArrayBuffer(4));
+    const p = new WorkerProcess({ module: TASKS, fn: "waitThenMark", args: [never, out] });
+    p.start();
+    const t0 = performance.now();
+    assert.equal(p.join({ timeout: 0 }), false);
+    assert.equal(await p.joinAsync({ timeout: 100 }), false);
+    assert.ok(performance.now() - t0 >= 99);
+    assert.equal(p.isAlive, true);
+    p.terminate();
+    const t1 = performance.now();
+    assert.equal(await p.joinAsync({ timeout: 5000 }), true);
+    const took = performance.now() - t1;
+    assert.ok(took < 400, `a worker blocked in Event.wait stopped cooperatively in ${took} ms`);
+    assert.equal(p.exitCode, TERMINATED_EXIT_CODE);
+    assert.equal(out[0], 0, "the wait threw instead of returning");
+    p.terminate(); // no-op after the end
+    assert.equal(p.exitCode, TERMINATED_EXIT_CODE);
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: worker id and daemon flag visible inside the worker",
+  ...T,
+  fn: async () => {
+    const out = new Int32Array(new SharedArrayBuffer(8));
+    const p = new WorkerProcess({ module: TASKS, fn: "reportInfo", args: [out], daemon: true });
+    p.start();
+    await p.joinAsync();
+    assert.equal(p.exitCode, 0);
+    assert.equal(out[0], p.id);
+    assert.equal(out[1], 1);
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: await using terminates and joins",
+  ...T,
+  fn: async () => {
+    const never = new Event();
+    const out = new Int32Array(new SharedArrayBuffer(4));
+    let p: WorkerProcess;
+    {
+      await using q = new WorkerProcess({ module: TASKS, fn: "waitThenMark", args: [never, out] });
+      q.start();
+      p = q;
+    }
+    assert.equal(p.isAlive, false);
+    assert.equal(p.exitCode, TERMINATED_EXIT_CODE);
+  },
+});

@@ -1,0 +1,165 @@
+/**
+ * The worker side of `WorkerProcess` and `Pool`.
+ *
+ * The entry module of a worker started by this module is the USER's module
+ * (a worker file inside a published package cannot be loaded reliably:
+ * jsr-io/jsr#322). When that module imports this library, this file is
+ * evaluated in the worker before the user's module body. If the worker was
+ * started by this module (its `workerData` carries {@linkcode START_MARKER}),
+ * it schedules the run: adopt the owner id and liveness table, install the
+ * interrupt, import the user's module (the same module record: its
+ * evaluation has finished by then), revive the arguments, call the exported
+ * function, and write the end to the control block. Nothing happens in any
+ * other thread, so importing the library stays free of effects there.
+ *
+ * @module
+ */
+
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { createCodec } from "../shm/codec.ts";
+import { attachMemory } from "../shm/attach.ts";
+import { installInterrupt, interruptRequested, stopInterruptWatcher } from "../shm/interrupt.ts";
+import { installLivenessTable, markOwnerDead } from "../shm/liveness.ts";
+import { SabMemory } from "../shm/sab_memory.ts";
+import { setCurrentOwnerId } from "../primitives/_owner.ts";
+import {
+  type ErrorRecord,
+  finishControl,
+  INTERRUPT,
+  recordError,
+  RUNNING,
+  START_MARKER,
+  type StartData,
+  STATE,
+  TERMINATED_EXIT_CODE,
+} from "./_control.ts";
+import { revive } from "./revive.ts";
+import { TaskRing } from "./_task_ring.ts";
+
+/** Message a worker posts once it has written its end (the parent then reaps it). */
+export const DONE_MESSAGE = "@concur/shm:done";
+
+/** Result tags in the pool's result ring. */
+export const RESULT_OK = 0;
+/** The task threw (payload: an {@linkcode ErrorRecord}). */
+export const RESULT_ERROR = 1;
+
+const CLAIMED = Symbol.for("@concur/shm:runtime-claimed");
+
+/** The codec of pool tasks and results. */
+export const poolCodec = createCodec("structured");
+
+/** Information about the current worker thread, for user code. */
+export interface WorkerInfo {
+  /** The worker's name. */
+  readonly name: string;
+  /** The worker's id (its owner id). */
+  readonly id: number;
+  /** Whether it is a daemon. */
+  readonly daemon: boolean;
+}
+
+let info: WorkerInfo | undefined;
+
+/** The current worker's name, id and daemon flag, or `undefined` outside workers started by this module. */
+export function workerInfo(): WorkerInfo | undefined {
+  return info;
+}
+
+function startIfWorker(): void {
+  if (isMainThread || parentPort === null) return;
+  const data = workerData as StartData | undefined;
+  if (data === null || typeof data !== "object" || data[START_MARKER] !== 1) return;
+  const global = globalThis as Record<symbol, unknown>;
+  if (global[CLAIMED]) return; // another copy of the library runs it
+  global[CLAIMED] = true;
+  // Run after the entry module (the user's, which imported us) has evaluated.
+  setTimeout(() => void run(data), 0);
+}
+
+async function run(data: StartData): Promise<void> {
+  const control = SabMemory.from(data.control);
+  setCurrentOwnerId(data.ownerId);
+  installLivenessTable(data.liveness);
+  installInterrupt(control, INTERRUPT);
+  info = { name: data.name, id: data.ownerId, daemon: data.daemon };
+  const onUncaught = (event: Event) => {
+    const error = (event as ErrorEvent).error ?? (event as PromiseRejectionEvent).reason;
+    end(control, data, 1, recordError(error));
+  };
+  globalThis.addEventListener("error", onUncaught);
+  globalThis.addEventListener("unhandledrejection", onUncaught);
+  control.store(STATE, RUNNING);
+  let exitCode = 0;
+  let error: ErrorRecord | undefined;
+  try {
+    const namespace = await import(data.module) as Record<string, unknown>;
+    if (data.kind === "pool") {
+      await runPool(namespace, data);
+    } else {
+      const fn = exported(namespace, data.module, data.fn);
+      await fn(...(revive(data.args) as unknown[]));
+    }
+  } catch (err) {
+    error = recordError(err);
+    exitCode = error.name === "TerminatedError" && interruptRequested() ? TERMINATED_EXIT_CODE : 1;
+  }
+  if (interruptRequested() && exitCode === 0) exitCode = TERMINATED_EXIT_CODE;
+  globalThis.removeEventListener("error", onUncaught);
+  globalThis.removeEventListener("unhandledrejection", onUncaught);
+  end(control, data, exitCode, exitCode === TERMINATED_EXIT_CODE ? undefined : error);
+}
+
+function end(control: SabMemory, data: StartData, exitCode: number, error?: ErrorRecord): void {
+  stopInterruptWatcher();
+  // Dead before EXITED is visible: a joiner that sees EXITED also sees the
+  // owner dead, so it can take over any lock the task left behind.
+  markOwnerDead(data.ownerId);
+  if (finishControl(control, exitCode, error)) parentPort?.postMessage(DONE_MESSAGE);
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
+
+function exported(namespace: Record<string, unknown>, module: string, name: string): AnyFunction {
+  const fn = namespace[name];
+  if (typeof fn !== "function") {
+    throw new TypeError(`Cannot run task: module ${module} has no exported function "${name}"`);
+  }
+  return fn as AnyFunction;
+}
+
+async function runPool(namespace: Record<string, unknown>, data: StartData): Promise<void> {
+  const pool = data.pool!;
+  if (data.fn !== "") {
+    await exported(namespace, data.module, data.fn)(...(revive(data.args) as unknown[]));
+  }
+  const tasks = new TaskRing(attachMemory(pool.tasks));
+  const results = new TaskRing(attachMemory(pool.results));
+  const functions = new Map<string, AnyFunction>();
+  for (;;) {
+    const task = tasks.pop(pool.slot);
+    if (task === undefined) return; // closed and drained
+    let tag = RESULT_OK;
+    let payload: Uint8Array;
+    try {
+      const [name, args] = poolCodec.decode(task.payload) as [string, unknown[]];
+      let fn = functions.get(name);
+      if (fn === undefined) {
+        fn = exported(namespace, data.module, name);
+        functions.set(name, fn);
+      }
+      let value = fn(...args);
+      if (value instanceof Promise) value = await value;
+      payload = poolCodec.encode(value);
+    } catch (err) {
+      if (interruptRequested()) throw err;
+      tag = RESULT_ERROR;
+      payload = poolCodec.encode(recordError(err));
+    }
+    results.push(task.id, tag, payload);
+    tasks.clearCurrent(pool.slot);
+  }
+}
+
+startIfWorker();

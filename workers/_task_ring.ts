@@ -1,0 +1,269 @@
+/**
+ * The pool's dispatch channel: a multi-producer, multi-consumer ring of
+ * framed byte records in shared memory. The pool pushes tasks into one ring
+ * that every worker pops from, and workers push results into a second ring
+ * that the pool drains: no `postMessage` per task.
+ *
+ * (The module's general `Queue` was not available when the pool was built;
+ * this ring is the small subset the pool needs: records tagged with a task id,
+ * non-blocking push for the parent, sliced interruptible blocking pop for
+ * workers, and an async "data available" wait for the parent.)
+ *
+ * Layout (32-bit cells, then the data area):
+ *
+ * | cell        | content                                                        |
+ * |-------------|----------------------------------------------------------------|
+ * | 0           | futex lock word guarding cells 1..3 and the data (`_futex_lock.ts`) |
+ * | 1 HEAD      | byte position of the next record to read (wraps at 2^32)        |
+ * | 2 TAIL      | byte position where the next record is written                  |
+ * | 3 COUNT     | records in the ring                                              |
+ * | 4 SEQ       | bumped after every push; consumers sleep on it                   |
+ * | 5 SLEEPERS  | consumers asleep (or about to sleep) on SEQ                      |
+ * | 6 CLOSED    | 1 once closed: consumers drain what is left, then stop           |
+ * | 7 SPACE     | bumped after every pop; producers waiting for room sleep on it   |
+ * | 8 SPACE_SLEEPERS | producers asleep on SPACE                                   |
+ * | 16 + slot   | CURRENT: id of the record consumer `slot` popped and has not finished (0: none) |
+ * | data        | records `[length u32][id u32][tag u32][payload, padded to 4]`  |
+ *
+ * Invariants: HEAD, TAIL, COUNT, the data and the CURRENT cells are written
+ * only under the lock, so a record is popped by exactly one consumer, and the
+ * consumer's CURRENT cell names it before the lock is released (a consumer
+ * that dies after popping leaves a trace of the task it took). No lost
+ * wake-up: a consumer increments SLEEPERS, then re-checks COUNT, then sleeps
+ * on the SEQ value read before; a producer publishes (COUNT under the lock),
+ * bumps SEQ, then reads SLEEPERS. In the sequentially consistent order either
+ * the consumer's re-check sees the record, or the producer sees the sleeper
+ * and notifies (and the bumped SEQ makes a late sleep return at once).
+ *
+ * @module
+ */
+
+import type { Memory } from "../shm/memory.ts";
+import { acquireLock, releaseLock } from "../primitives/_futex_lock.ts";
+import { currentOwnerId } from "../primitives/_owner.ts";
+import { SabMemory } from "../shm/sab_memory.ts";
+
+const LOCK = 0;
+const HEAD = 1;
+const TAIL = 2;
+const COUNT = 3;
+const SEQ = 4;
+const SLEEPERS = 5;
+const CLOSED = 6;
+const SPACE = 7;
+const SPACE_SLEEPERS = 8;
+const CURRENT = 16;
+/** Most consumers (pool workers) a ring can track. */
+export const MAX_CONSUMERS = 1024;
+const DATA_OFFSET = (CURRENT + MAX_CONSUMERS) * 4;
+const RECORD_HEADER = 12;
+/** Reads of COUNT before a consumer goes to sleep. */
+const SPIN_LIMIT = 200;
+
+/** One record. */
+export interface RingRecord {
+  /** The task id. */
+  readonly id: number;
+  /** What the payload is (a function index, ok/error...). */
+  readonly tag: number;
+  /** The payload bytes (a copy). */
+  readonly payload: Uint8Array;
+}
+
+/** A framed byte ring in shared memory (see the module doc). */
+export class TaskRing {
+  readonly #memory: Memory;
+  readonly #capacity: number;
+  readonly #mask: number;
+  readonly #header = new Uint8Array(RECORD_HEADER);
+  readonly #headerView = new DataView(this.#header.buffer);
+
+  /** Wraps a ring memory (from {@linkcode TaskRing.create} or a handle). */
+  constructor(memory: Memory) {
+    this.#memory = memory;
+    this.#capacity = memory.byteLength - DATA_OFFSET;
+    this.#mask = this.#capacity - 1;
+  }
+
+  /** Allocates a ring whose data area holds `capacity` bytes (rounded up to a power of 2). */
+  static create(capacity: number): TaskRing {
+    let size = 4096;
+    while (size < capacity) size *= 2;
+    return new TaskRing(new SabMemory(DATA_OFFSET + size));
+  }
+
+  /** The memory, to post to workers. */
+  get memory(): Memory {
+    return this.#memory;
+  }
+
+  /** Largest payload a record can carry. */
+  get maxPayload(): number {
+    return this.#capacity - RECORD_HEADER;
+  }
+
+  /** Records currently in the ring. */
+  get count(): number {
+    return this.#memory.load(COUNT);
+  }
+
+  #lock(): void {
+    acquireLock(this.#memory, LOCK, currentOwnerId(), Infinity);
+  }
+
+  #write(position: number, bytes: Uint8Array): void {
+    const at = position & this.#mask;
+    const first = Math.min(bytes.length, this.#capacity - at);
+    this.#memory.writeBytes(
+      DATA_OFFSET + at,
+      first === bytes.length ? bytes : bytes.subarray(0, first),
+    );
+    if (first < bytes.length) this.#memory.writeBytes(DATA_OFFSET, bytes.subarray(first));
+  }
+
+  #read(position: number, target: Uint8Array): void {
+    const at = position & this.#mask;
+    const first = Math.min(target.length, this.#capacity - at);
+    this.#memory.readBytes(
+      DATA_OFFSET + at,
+      first === target.length ? target : target.subarray(0, first),
+    );
+    if (first < target.length) this.#memory.readBytes(DATA_OFFSET, target.subarray(first));
+  }
+
+  /**
+   * Appends a record if there is room; never waits.
+   *
+   * @returns Whether it was appended.
+   * @throws {RangeError} If the payload can never fit.
+   */
+  tryPush(id: number, tag: number, payload: Uint8Array): boolean {
+    if (payload.length > this.maxPayload) {
+      throw new RangeError(
+        `Cannot send task data: ${payload.length} bytes exceed the ring's ${this.maxPayload}`,
+      );
+    }
+    const need = RECORD_HEADER + ((payload.length + 3) & ~3);
+    const memory = this.#memory;
+    this.#lock();
+    const tail = memory.load(TAIL);
+    if (this.#capacity - ((tail - memory.load(HEAD)) >>> 0) < need) {
+      releaseLock(memory, LOCK);
+      return false;
+    }
+    this.#headerView.setUint32(0, payload.length, true);
+    this.#headerView.setUint32(4, id, true);
+    this.#headerView.setUint32(8, tag, true);
+    this.#write(tail, this.#header);
+    this.#write(tail + RECORD_HEADER, payload);
+    memory.store(TAIL, (tail + need) | 0);
+    memory.add(COUNT, 1);
+    releaseLock(memory, LOCK);
+    memory.add(SEQ, 1);
+    if (memory.load(SLEEPERS) > 0) memory.notify(SEQ, 1);
+    return true;
+  }
+
+  /** Appends a record, blocking the thread while the ring is full (workers only). */
+  push(id: number, tag: number, payload: Uint8Array): void {
+    const memory = this.#memory;
+    for (;;) {
+      if (this.tryPush(id, tag, payload)) return;
+      const seen = memory.load(SPACE);
+      memory.add(SPACE_SLEEPERS, 1);
+      try {
+        if (!this.tryPush(id, tag, payload)) memory.wait(SPACE, seen);
+        else return;
+      } finally {
+        memory.add(SPACE_SLEEPERS, -1);
+      }
+    }
+  }
+
+  /**
+   * Removes the oldest record if there is one; never waits. With `slot`, the
+   * consumer's CURRENT cell is set to the record's id under the lock.
+   */
+  tryPop(slot: number = -1): RingRecord | undefined {
+    const memory = this.#memory;
+    if (memory.load(COUNT) === 0) return undefined;
+    this.#lock();
+    if (memory.load(COUNT) === 0) {
+      releaseLock(memory, LOCK);
+      return undefined;
+    }
+    const head = memory.load(HEAD);
+    this.#read(head, this.#header);
+    const length = this.#headerView.getUint32(0, true);
+    const id = this.#headerView.getUint32(4, true);
+    const tag = this.#headerView.getUint32(8, true);
+    const payload = new Uint8Array(length);
+    this.#read(head + RECORD_HEADER, payload);
+    memory.store(HEAD, (head + RECORD_HEADER + ((length + 3) & ~3)) | 0);
+    memory.add(COUNT, -1);
+    if (slot >= 0) memory.store(CURRENT + slot, id);
+    releaseLock(memory, LOCK);
+    memory.add(SPACE, 1);
+    if (memory.load(SPACE_SLEEPERS) > 0) memory.notify(SPACE);
+    return { id, tag, payload };
+  }
+
+  /**
+   * Removes the oldest record, blocking the thread while the ring is empty
+   * (workers only; the wait is interruptible). Returns `undefined` once the
+   * ring is closed and empty.
+   */
+  pop(slot: number): RingRecord | undefined {
+    const memory = this.#memory;
+    for (;;) {
+      const record = this.tryPop(slot);
+      if (record !== undefined) return record;
+      if (memory.load(CLOSED) !== 0) return undefined;
+      for (let i = 0; i < SPIN_LIMIT && memory.load(COUNT) === 0; i++) { /* spin (reads only) */ }
+      if (memory.load(COUNT) !== 0) continue;
+      const seen = memory.load(SEQ);
+      memory.add(SLEEPERS, 1);
+      try {
+        if (memory.load(COUNT) === 0 && memory.load(CLOSED) === 0) memory.wait(SEQ, seen);
+      } finally {
+        memory.add(SLEEPERS, -1);
+      }
+    }
+  }
+
+  /** Resolves once the ring may hold a record (or is closed), without blocking the thread. */
+  async waitForRecord(signal?: AbortSignal): Promise<void> {
+    const memory = this.#memory;
+    const seen = memory.load(SEQ);
+    memory.add(SLEEPERS, 1);
+    try {
+      if (memory.load(COUNT) === 0 && memory.load(CLOSED) === 0) {
+        await memory.waitAsync(SEQ, seen, Infinity, signal);
+      }
+    } finally {
+      memory.add(SLEEPERS, -1);
+    }
+  }
+
+  /** The id consumer `slot` is working on (0: none). */
+  current(slot: number): number {
+    return this.#memory.load(CURRENT + slot);
+  }
+
+  /** Marks consumer `slot` idle. */
+  clearCurrent(slot: number): void {
+    this.#memory.store(CURRENT + slot, 0);
+  }
+
+  /** Closes the ring: consumers drain it and then stop. */
+  close(): void {
+    this.#memory.store(CLOSED, 1);
+    this.#memory.notify(SEQ);
+  }
+
+  /** Wakes every consumer (so it re-checks closing or interrupts). */
+  wakeAll(): void {
+    this.#memory.add(SEQ, 1);
+    this.#memory.notify(SEQ);
+  }
+}

@@ -1,0 +1,396 @@
+/**
+ * `WorkerProcess`: run an exported function of your module in a worker
+ * thread, with Python `multiprocessing.Process` semantics.
+ *
+ * @module
+ */
+
+import { isMainThread as nodeIsMainThread, Worker as NodeWorker } from "node:worker_threads";
+import type { SabMemory } from "../shm/sab_memory.ts";
+import { livenessHandle, markOwnerDead, registerOwner } from "../shm/liveness.ts";
+import { Deadline, normalizeTimeout, type WaitOptions } from "../shm/timeout.ts";
+import type { AsyncWaitOptions } from "../shm/timeout.ts";
+import { ConcurrencyError, type RemoteError } from "../primitives/errors.ts";
+import {
+  createControl,
+  errorOf,
+  exitCodeOf,
+  EXITED,
+  finishControl,
+  hasExited,
+  INTERRUPT,
+  START_MARKER,
+  type StartData,
+  STATE,
+  TERMINATED_EXIT_CODE,
+} from "./_control.ts";
+import { DONE_MESSAGE, workerInfo } from "./_runtime.ts";
+import { toTransferable } from "./revive.ts";
+
+export { TERMINATED_EXIT_CODE } from "./_control.ts";
+export { type WorkerInfo, workerInfo } from "./_runtime.ts";
+
+/**
+ * How long `terminate()` lets a worker unwind cooperatively before it is
+ * stopped by force.
+ */
+export const TERMINATE_GRACE_MS = 500;
+
+/** Options of {@linkcode WorkerProcess}. */
+export interface WorkerProcessOptions {
+  /**
+   * URL of the module whose exported function runs: usually
+   * `import.meta.url` of the calling module. The module must import this
+   * library (`@concur/shm`), which runs the task in the worker.
+   */
+  module: string | URL;
+  /** Name of the exported function to call (sync or async). */
+  fn: string;
+  /**
+   * Arguments (structured-cloneable). Primitives of this module may appear
+   * anywhere in them (in arrays and plain objects): they arrive revived.
+   */
+  args?: readonly unknown[];
+  /** A name for the worker (default `WorkerProcess-N`). */
+  name?: string;
+  /**
+   * A daemon worker does not keep the program alive: it is stopped when the
+   * main program's own work ends. A non-daemon worker (default) is waited for.
+   */
+  daemon?: boolean;
+}
+
+let created = 0;
+
+/**
+ * A function of your module running in its own worker thread (Python's
+ * `multiprocessing.Process`): `start()`, `join({ timeout })` /
+ * `joinAsync()`, `terminate()`, `isAlive`, `exitCode`, `name`, `daemon`.
+ *
+ * The worker runs YOUR module (`module`, usually `import.meta.url`) and calls
+ * its export `fn` with `args`. Primitives in `args` arrive as working
+ * primitives. Like Python's `if __name__ == "__main__"`, guard the main
+ * program's own code with {@linkcode isMainThread} when the tasks live in the
+ * same file, since the worker evaluates the whole module.
+ *
+ * `exitCode` is `null` while running, `0` when `fn` returned, `1` when it
+ * threw (the error, with its remote stack, is {@linkcode WorkerProcess.error}),
+ * and {@linkcode TERMINATED_EXIT_CODE} (-15) after `terminate()`.
+ *
+ * Termination is cooperative first: every wait of this module in the worker
+ * (locks, queues, events...) throws `TerminatedError` within ~50 ms, so the
+ * task unwinds and its `using` guards release; after
+ * {@linkcode TERMINATE_GRACE_MS} a worker that did not end (busy in its own
+ * code, or awaiting something else) is stopped by force. Locks it still
+ * holds are then taken over by the next locker with `ownerDied` set. Not
+ * stoppable: a worker spinning in JavaScript without waiting (a hot loop)
+ * keeps running until it next waits, even after the forced stop (an engine
+ * limit in Deno 2.9); a daemon, though, never keeps the program alive.
+ *
+ * @example Run a task with a lock
+ * ```ts ignore
+ * // tasks.ts
+ * import { isMainThread, Mutex, WorkerProcess } from "@concur/shm";
+ *
+ * export function work(lock: Mutex, counter: Int32Array, n: number) {
+ *   for (let i = 0; i < n; i++) lock.withLock(() => counter[0]++);
+ * }
+ *
+ * if (isMainThread()) {
+ *   const lock = new Mutex();
+ *   const counter = new Int32Array(new SharedArrayBuffer(4));
+ *   const workers = [1, 2].map(() =>
+ *     new WorkerProcess({ module: import.meta.url, fn: "work", args: [lock, counter, 1000] })
+ *   );
+ *   for (const w of workers) w.start();
+ *   for (const w of workers) await w.joinAsync();
+ *   console.log(counter[0], workers.map((w) => w.exitCode)); // 2000 [0, 0]
+ * }
+ * ```
+ */
+export class WorkerProcess implements AsyncDisposable {
+  /** The worker's name. */
+  name: string;
+  readonly #module: URL;
+  readonly #fn: string;
+  readonly #args: readonly unknown[];
+  #daemon: boolean;
+  #control: SabMemory | undefined;
+  #worker: NodeWorker | undefined;
+  #id: number | null = null;
+  #terminating = false;
+  #grace: ReturnType<typeof setTimeout> | undefined;
+  #exited: Promise<void> | undefined;
+  #onExit: ((process: WorkerProcess) => void) | undefined;
+  #pool: StartData["pool"] | undefined;
+
+  /**
+   * Describes the worker; nothing runs until {@linkcode WorkerProcess.start}.
+   *
+   * @param options Module, function, arguments, name, daemon.
+   * @throws {TypeError} If `module` is not an absolute URL or `fn` is not a string.
+   */
+  constructor(options: WorkerProcessOptions) {
+    this.#module = toModuleUrl(options?.module);
+    if (typeof options.fn !== "string") {
+      throw new TypeError(
+        `Cannot create worker: fn must be an export name, received ${typeof options.fn}`,
+      );
+    }
+    this.#fn = options.fn;
+    this.#args = options.args ?? [];
+    if (options.name !== undefined && typeof options.name !== "string") {
+      throw new TypeError(`Cannot create worker: name must be a string`);
+    }
+    this.name = options.name ?? `WorkerProcess-${++created}`;
+    this.#daemon = options.daemon ?? false;
+  }
+
+  /** @internal Used by `Pool`: a pool worker loop, with an exit hook. */
+  static _forPool(
+    module: URL,
+    initializer: string,
+    initArgs: readonly unknown[],
+    name: string,
+    pool: NonNullable<StartData["pool"]>,
+    onExit: (process: WorkerProcess) => void,
+  ): WorkerProcess {
+    const process = new WorkerProcess({
+      module,
+      fn: initializer,
+      args: initArgs,
+      name,
+      daemon: true,
+    });
+    process.#pool = pool;
+    process.#onExit = onExit;
+    return process;
+  }
+
+  /**
+   * Whether the worker is a daemon (see the options). Settable before `start()` only.
+   *
+   * @throws {ConcurrencyError} When set after start.
+   */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.#control !== undefined) {
+      throw new ConcurrencyError("Cannot set daemon: the worker has already started");
+    }
+    this.#daemon = Boolean(value);
+  }
+
+  /** The worker's id (its unique owner id in locks); `null` before `start()`. */
+  get id(): number | null {
+    return this.#id;
+  }
+
+  /** Whether the worker has started and not yet ended. */
+  get isAlive(): boolean {
+    return this.#control !== undefined && !hasExited(this.#control);
+  }
+
+  /**
+   * `null` before start and while running; then 0 (returned), 1 (threw: see
+   * {@linkcode WorkerProcess.error}) or {@linkcode TERMINATED_EXIT_CODE}.
+   */
+  get exitCode(): number | null {
+    if (this.#control === undefined || !hasExited(this.#control)) return null;
+    return exitCodeOf(this.#control);
+  }
+
+  /** The error the task threw (name, message, remote stack as `cause`), if it did. */
+  get error(): RemoteError | undefined {
+    return this.#control === undefined ? undefined : errorOf(this.#control);
+  }
+
+  /**
+   * Starts the worker.
+   *
+   * @throws {ConcurrencyError} If it was already started.
+   */
+  start(): void {
+    if (this.#control !== undefined) {
+      throw new ConcurrencyError("Cannot start worker: it was already started");
+    }
+    const control = createControl();
+    const id = registerOwner();
+    const data: StartData = {
+      [START_MARKER]: 1,
+      kind: this.#pool === undefined ? "process" : "pool",
+      module: this.#module.href,
+      fn: this.#fn,
+      args: toTransferable([...this.#args]) as unknown[],
+      ownerId: id,
+      name: this.name,
+      daemon: this.#daemon,
+      control: control.handle(),
+      liveness: livenessHandle(),
+      pool: this.#pool,
+    };
+    let worker: NodeWorker;
+    try {
+      worker = new NodeWorker(this.#module, { workerData: data, name: this.name });
+    } catch (err) {
+      markOwnerDead(id);
+      throw err;
+    }
+    this.#control = control;
+    this.#id = id;
+    this.#worker = worker;
+    if (this.#daemon) worker.unref();
+    worker.on("message", (message: unknown) => {
+      if (message === DONE_MESSAGE) void worker.terminate();
+    });
+    worker.on("error", (error: Error) => {
+      finishControl(control, 1, {
+        name: error?.name ?? "Error",
+        message: error?.message ?? String(error),
+        stack: error?.stack ?? "",
+      });
+    });
+    this.#exited = new Promise<void>((resolve) => {
+      worker.on("exit", () => {
+        clearTimeout(this.#grace);
+        this.#grace = undefined;
+        markOwnerDead(id);
+        finishControl(
+          control,
+          this.#terminating ? TERMINATED_EXIT_CODE : 1,
+          this.#terminating ? undefined : {
+            name: "WorkerDiedError",
+            message:
+              `Worker ${this.name} ended without reporting (did its module import @concur/shm?)`,
+            stack: "",
+          },
+        );
+        resolve();
+        this.#onExit?.(this);
+      });
+    });
+  }
+
+  /**
+   * Asks the worker to stop: its waits throw `TerminatedError` (so it unwinds
+   * and releases its guards); after {@linkcode TERMINATE_GRACE_MS} it is
+   * stopped by force. Returns at once; `joinAsync()` waits for the end.
+   * Does nothing if the worker is not running.
+   */
+  terminate(): void {
+    const control = this.#control;
+    if (control === undefined || hasExited(control) || this.#terminating) return;
+    this.#terminating = true;
+    control.store(INTERRUPT, 1);
+    control.notify(INTERRUPT);
+    this.#grace = setTimeout(() => this.#forceStop(), TERMINATE_GRACE_MS);
+  }
+
+  #forceStop(): void {
+    this.#grace = undefined;
+    const control = this.#control!;
+    if (hasExited(control)) return;
+    void this.#worker!.terminate();
+    markOwnerDead(this.#id!);
+    finishControl(control, TERMINATED_EXIT_CODE);
+  }
+
+  /**
+   * Blocks the calling thread until the worker ends (or the timeout). On the
+   * main thread prefer {@linkcode WorkerProcess.joinAsync}: a blocked event
+   * loop cannot run the forced stop of `terminate()`.
+   *
+   * @param options `timeout` in ms (default: forever; negative: poll).
+   * @returns Whether the worker has ended.
+   * @throws {ConcurrencyError} If the worker was never started.
+   */
+  join(options?: WaitOptions): boolean {
+    const control = this.#started("join");
+    const deadline = new Deadline(normalizeTimeout(options?.timeout));
+    for (;;) {
+      const state = control.load(STATE);
+      if (state === EXITED) return true;
+      const remaining = deadline.remaining();
+      if (remaining === 0) return false;
+      control.wait(STATE, state, remaining);
+    }
+  }
+
+  /**
+   * Waits without blocking until the worker has ended and its thread is gone.
+   *
+   * @param options `timeout` in ms and an abort `signal`.
+   * @returns Whether the worker has ended.
+   * @throws {ConcurrencyError} If the worker was never started.
+   */
+  async joinAsync(options?: AsyncWaitOptions): Promise<boolean> {
+    const control = this.#started("join");
+    const deadline = new Deadline(normalizeTimeout(options?.timeout));
+    for (;;) {
+      const state = control.load(STATE);
+      if (state === EXITED) break;
+      const remaining = deadline.remaining();
+      if (remaining === 0) return false;
+      await control.waitAsync(STATE, state, remaining, options?.signal);
+    }
+    // The end is written; wait (boundedly) for the thread itself to be gone.
+    const remaining = deadline.remaining();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#exited,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.min(remaining, TERMINATE_GRACE_MS * 2));
+      }),
+    ]);
+    clearTimeout(timer);
+    return true;
+  }
+
+  /** Terminates the worker if it is still running and waits for it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#control === undefined) return;
+    this.terminate();
+    await this.joinAsync();
+  }
+
+  #started(operation: string): SabMemory {
+    if (this.#control === undefined) {
+      throw new ConcurrencyError(`Cannot ${operation} worker: it was never started`);
+    }
+    return this.#control;
+  }
+}
+
+/**
+ * Whether the calling code runs on the main thread (not in a worker). Guard
+ * the main program with it when the worker functions live in the same module.
+ *
+ * @example
+ * ```ts
+ * import { isMainThread } from "@concur/shm";
+ *
+ * if (isMainThread()) console.log("main program");
+ * ```
+ */
+export function isMainThread(): boolean {
+  // node:worker_threads reports web workers as main threads; WorkerGlobalScope exists only there.
+  return nodeIsMainThread &&
+    typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
+}
+
+function toModuleUrl(module: string | URL | undefined): URL {
+  if (module instanceof URL) return module;
+  if (typeof module === "string") {
+    try {
+      return new URL(module);
+    } catch {
+      // fall through
+    }
+  }
+  throw new TypeError(
+    `Cannot create worker: module must be an absolute URL (use import.meta.url), received ${
+      String(module)
+    }`,
+  );
+}
