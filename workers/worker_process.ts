@@ -24,7 +24,7 @@ import {
   STATE,
   TERMINATED_EXIT_CODE,
 } from "./_control.ts";
-import { DONE_MESSAGE, workerInfo } from "./_runtime.ts";
+import { DONE_MESSAGE } from "./_runtime.ts";
 import { toTransferable } from "./revive.ts";
 
 export { TERMINATED_EXIT_CODE } from "./_control.ts";

@@ -1,5 +1,5 @@
 /** Functions run by tests/workers_test.ts and tests/robust_test.ts through WorkerProcess. */
-import { Event } from "../../primitives/event.ts";
+import type { Event } from "../../primitives/event.ts";
 import { Mutex } from "../../primitives/mutex.ts";
 import { RecursiveMutex } from "../../primitives/recursive_mutex.ts";
 import { workerInfo } from "../../workers/worker_process.ts";
