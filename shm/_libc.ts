@@ -219,3 +219,8 @@ export function futexWake(address: number, count: number): number {
 export function futexWakeBitset(address: number, bitset: number): number {
   return Number(syscall()(SYS_FUTEX, address, FUTEX_WAKE_BITSET, 0x7fffffff, null, 0, bitset));
 }
+
+// Load eagerly when permitted: the library stays open for the life of the
+// thread, and opening it at import time keeps it out of `deno test`'s
+// resource sanitizer (which would report a library opened inside a test).
+if (mmapSupported()) lib();

@@ -58,6 +58,28 @@ export interface SharedFileInfo {
   readonly regionLength: number;
 }
 
+/**
+ * The directory named objects and owner files go to by default: `/tmp` on
+ * Unix, the temp directory on Windows. It is the same in every process
+ * whatever its permissions (`/dev/shm` would need `--allow-all` in Deno 2.9,
+ * and `TMPDIR` needs `--allow-env`), so a name means the same file everywhere.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultSharedDir } from "@concur/shm";
+ *
+ * console.log(defaultSharedDir()); // "/tmp"
+ * ```
+ */
+export function defaultSharedDir(): string {
+  if (Deno.build.os !== "windows") return "/tmp";
+  try {
+    return Deno.env.get("TEMP") ?? "C:\\Windows\\Temp";
+  } catch {
+    return "C:\\Windows\\Temp";
+  }
+}
+
 /** The file size for a region of `regionLength` bytes. */
 export function fileSize(regionLength: number): number {
   return REGION_OFFSET + regionLength;

@@ -2,7 +2,7 @@
  * `FileMemory`: a {@linkcode Memory} kept in a plain file, shared between
  * processes with nothing but read/write permission on its directory. The
  * portable fallback (every platform Deno runs on); on Linux the file lives in
- * `/dev/shm`, so it is RAM.
+ * `/tmp` by default (see `defaultSharedDir`).
  *
  * How the cell operations stay atomic: every operation runs with an
  * exclusive `flock` on the file (`Deno.FsFile.lockSync`), reads the bytes it
@@ -277,7 +277,7 @@ export interface Batching {
  * ```ts ignore
  * import { FileMemory } from "@concur/shm";
  *
- * const memory = FileMemory.open("/dev/shm/my-object");
+ * const memory = FileMemory.open("/tmp/concur-my-object");
  * memory.batch(() => memory.store(0, memory.load(0) + 1)); // one indivisible step
  * memory.close();
  * ```

@@ -65,7 +65,7 @@ const mappings = new Map<string, SharedMapping>();
  * ```ts ignore
  * import { MmapMemory } from "@concur/shm";
  *
- * const memory = MmapMemory.open("/dev/shm/my-object"); // created by openShared()
+ * const memory = MmapMemory.open("/tmp/concur-my-object"); // created by openShared()
  * memory.add(0, 1);
  * memory.close();
  * ```

@@ -9,8 +9,11 @@
  * ```
  *
  * - **Where**: a name is a file `concur-<name>` in the shared directory
- *   (`/dev/shm` on Linux, so it lives in RAM; the temp directory elsewhere),
- *   or an explicit absolute path. Names are 1–200 characters of
+ *   ({@linkcode defaultSharedDir}: `/tmp` on Unix), or an explicit absolute
+ *   path. On Linux `dir: "/dev/shm"` keeps the file in RAM, but Deno 2.9
+ *   grants access to anything under `/dev` only with `--allow-all`; the
+ *   page cache makes a `/tmp` file nearly as fast (the bytes are shared in
+ *   memory, and written back to disk lazily). Names are 1–200 characters of
  *   `[A-Za-z0-9._-]`, not starting with a dot: no separators, no traversal.
  * - **Which memory**: `backend: "auto"` (default) maps the file
  *   ({@linkcode MmapMemory}) on Linux when FFI is permitted, and otherwise
@@ -41,7 +44,14 @@ import { FileMemory } from "./file_memory.ts";
 import type { Memory } from "./memory.ts";
 import { MmapMemory } from "./mmap_memory.ts";
 import { mmapSupported } from "./_libc.ts";
-import { createSharedFile, type FileMode, readSharedFile } from "./_shared_file.ts";
+import {
+  createSharedFile,
+  defaultSharedDir,
+  type FileMode,
+  readSharedFile,
+} from "./_shared_file.ts";
+
+export { defaultSharedDir };
 import { SabMemory } from "./sab_memory.ts";
 
 /** How {@linkcode openShared} treats an existing or missing name. */
@@ -90,34 +100,6 @@ const PREFIX = "concur-";
 const memories = new WeakMap<object, Memory & { close(): void; path: string }>();
 
 /**
- * The directory named objects go to by default: `/dev/shm` on Linux when it
- * exists (RAM-backed), else the temp directory (`TMPDIR`/`TEMP`, or `/tmp`).
- *
- * @example
- * ```ts ignore
- * import { defaultSharedDir } from "@concur/shm";
- *
- * console.log(defaultSharedDir()); // "/dev/shm" on Linux
- * ```
- */
-export function defaultSharedDir(): string {
-  if (Deno.build.os === "linux") {
-    try {
-      if (Deno.statSync("/dev/shm").isDirectory) return "/dev/shm";
-    } catch {
-      // fall through to the temp directory
-    }
-  }
-  let dir: string | undefined;
-  try {
-    dir = Deno.env.get("TMPDIR") ?? Deno.env.get("TEMP") ?? Deno.env.get("TMP");
-  } catch {
-    // no env permission: use the conventional place
-  }
-  return dir ?? (Deno.build.os === "windows" ? "C:\\Windows\\Temp" : "/tmp");
-}
-
-/**
  * The file a name stands for. An absolute path is taken as it is.
  *
  * @param name A name (`[A-Za-z0-9._-]`, 1–200 characters, not starting with a dot) or an absolute path.
@@ -129,7 +111,7 @@ export function defaultSharedDir(): string {
  * ```ts ignore
  * import { sharedPath } from "@concur/shm";
  *
- * console.log(sharedPath("jobs")); // "/dev/shm/concur-jobs" on Linux
+ * console.log(sharedPath("jobs")); // "/tmp/concur-jobs" on Unix
  * ```
  */
 export function sharedPath(name: string, dir?: string): string {

@@ -1,0 +1,153 @@
+/**
+ * Owner ids for processes, and whether the process behind one is alive, so
+ * that a lock held by a process that died (SIGKILL, crash) can be recovered
+ * by the next locker in another process.
+ *
+ * A process registers once: it draws a random 28-bit number, creates the
+ * file `concur-owner-<number>` in the shared directory exclusively (so no
+ * two live processes share a number) and holds an exclusive `flock` on it
+ * for the rest of its life. Its owner id is that number with
+ * {@linkcode PROCESS_OWNER_BIT} set. The kernel drops the lock when the
+ * process ends, however it ends, so "is the owner alive?" is "is that file
+ * still locked?" — a `tryLock`, with no pid-reuse ambiguity. The prober of a
+ * dead owner removes its file.
+ *
+ * The robust lock (`primitives/_futex_lock.ts`) asks `shm/liveness.ts`
+ * whether an owner died; this module plugs into it through
+ * `registerExternalLiveness` when that hook exists. Until then process ids
+ * are registered without the managed bit, so no lock is ever taken over
+ * wrongly (and none is recovered).
+ *
+ * @module
+ */
+
+import { MANAGED_OWNER_BIT, setCurrentOwnerId } from "../primitives/_owner.ts";
+import * as liveness from "./liveness.ts";
+import { defaultSharedDir } from "./_shared_file.ts";
+
+/** Set in the owner ids of registered processes. */
+export const PROCESS_OWNER_BIT = 0x10000000;
+const NUMBER_MASK = PROCESS_OWNER_BIT - 1;
+const PREFIX = "concur-owner-";
+
+/** What `shm/liveness.ts` needs to know about ids it does not manage. */
+export interface ExternalLiveness {
+  /** Whether `id` is one of this oracle's ids. */
+  owns(id: number): boolean;
+  /** Whether the owner `id` (one of this oracle's) is known to be dead. */
+  isDead(id: number): boolean;
+}
+
+let registered: { id: number; path: string; file: Deno.FsFile } | undefined;
+let ownerDir: string | undefined;
+
+/**
+ * The liveness oracle for process owner ids (registered with
+ * `shm/liveness.ts` by {@linkcode registerProcessOwner}).
+ */
+export const processLiveness: ExternalLiveness = {
+  owns: (id) => (id & PROCESS_OWNER_BIT) !== 0,
+  isDead: (id) => isProcessOwnerDead(id),
+};
+
+/** Whether `shm/liveness.ts` accepts external oracles (process ids are then managed). */
+export function processRecoverySupported(): boolean {
+  return typeof (liveness as Record<string, unknown>).registerExternalLiveness === "function";
+}
+
+/**
+ * Gives the calling process (its main thread) a unique owner id whose
+ * death other processes can detect, and makes it the thread's owner id.
+ * Idempotent. Needs read/write permission on `dir`.
+ *
+ * @param dir Where the owner files live (default: {@linkcode defaultSharedDir}).
+ * @returns The owner id.
+ *
+ * @example
+ * ```ts ignore
+ * import { registerProcessOwner } from "@concur/shm";
+ *
+ * registerProcessOwner(); // before taking any shared lock
+ * ```
+ */
+export function registerProcessOwner(dir?: string): number {
+  if (registered !== undefined) return registered.id;
+  ownerDir = dir ?? ownerDir ?? defaultSharedDir();
+  const managed = processRecoverySupported();
+  const random = new Uint32Array(1);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    crypto.getRandomValues(random);
+    const number = random[0] & NUMBER_MASK;
+    if (number === 0) continue;
+    const path = ownerPath(number);
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) continue;
+      throw error;
+    }
+    file.lockSync(true);
+    const id = PROCESS_OWNER_BIT | number | (managed ? MANAGED_OWNER_BIT : 0);
+    registered = { id, path, file };
+    setCurrentOwnerId(id);
+    if (managed) {
+      (liveness as unknown as {
+        registerExternalLiveness(oracle: ExternalLiveness): void;
+      }).registerExternalLiveness(processLiveness);
+    }
+    globalThis.addEventListener("unload", unregisterProcessOwner);
+    return id;
+  }
+  throw new Error("Cannot register the process owner: no free owner number");
+}
+
+/** Ends the registration (at exit: the owner file is removed). */
+export function unregisterProcessOwner(): void {
+  const current = registered;
+  if (current === undefined) return;
+  registered = undefined;
+  try {
+    Deno.removeSync(current.path);
+  } catch {
+    // already removed
+  }
+  current.file.close();
+}
+
+/**
+ * Whether the process that registered owner `id` has ended. Ids of
+ * unregistered owners are never reported dead.
+ *
+ * @param id An owner id found in a lock word.
+ * @returns `true` only if the owner is known to be dead.
+ */
+export function isProcessOwnerDead(id: number): boolean {
+  if ((id & PROCESS_OWNER_BIT) === 0) return false;
+  if (registered?.id === id) return false;
+  const path = ownerPath(id & NUMBER_MASK);
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true, write: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    return false; // cannot tell (permissions): presume alive
+  }
+  try {
+    if (!file.tryLockSync(true)) return false;
+    // Nobody holds it: the owner has ended. Clean up its file.
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // another prober removed it
+    }
+    file.unlockSync();
+    return true;
+  } finally {
+    file.close();
+  }
+}
+
+function ownerPath(number: number): string {
+  return `${ownerDir ?? defaultSharedDir()}/${PREFIX}${number.toString(16)}`;
+}
