@@ -55,7 +55,7 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -89,7 +89,7 @@ export async function startRedis(options?: RedisServerOptions): Promise<RedisSer
     );
   }
   const dir = await Deno.makeTempDir({ prefix: "concur-redis-" });
-  const port = await freePort();
+  const port = freePort();
   const args = [
     "--port",
     String(port),
@@ -168,4 +168,39 @@ export async function startRedis(options?: RedisServerOptions): Promise<RedisSer
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * Registers a test that gets its own server (stopped in a `finally`) and
+ * fails after `timeout` ms instead of hanging. Skipped (see above) only when
+ * redis-server is missing outside CI.
+ */
+export function redisTest(
+  name: string,
+  fn: (server: RedisServer) => Promise<void>,
+  options?: RedisServerOptions & { timeout?: number },
+): void {
+  Deno.test({
+    name,
+    ignore: skipRedis,
+    async fn() {
+      const server = await startRedis(options);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = options?.timeout ?? 20_000;
+      try {
+        await Promise.race([
+          fn(server),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`test "${name}" timed out after ${limit} ms`)),
+              limit,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+        await server.stop();
+      }
+    },
+  });
 }
