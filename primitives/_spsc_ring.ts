@@ -58,7 +58,7 @@
  */
 
 import type { Memory } from "../shm/memory.ts";
-import type { Deadline } from "../shm/timeout.ts";
+import { Deadline } from "../shm/timeout.ts";
 import { MessageCorruptError } from "./errors.ts";
 
 /** Cells before the data area. */
@@ -99,6 +99,7 @@ export type Ready = typeof Ready[keyof typeof Ready];
 
 const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pause() : () => {};
 
+const FOREVER = new Deadline(undefined);
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
 
@@ -247,10 +248,10 @@ export class SpscRing {
   }
 
   /**
-   * Pushes a message larger than one frame can hold as chunks, waiting for
-   * room between them. Returns false if the deadline passed (the chunks
-   * already pushed stay: the message is then truncated for the reader, which
-   * is why only pipes, whose writer is alone on its end, use this).
+   * Pushes a message, as chunks if it is larger than half the ring, waiting
+   * for room between them. The deadline applies until the first chunk is
+   * out; after that the message is completed whatever the time (only the
+   * reader's close stops it). Only pipes use chunks.
    */
   pushChunked(bytes: Uint8Array, deadline: Deadline): Ready {
     const chunk = ((this.capacity >>> 1) - 1) * 4;
@@ -259,7 +260,10 @@ export class SpscRing {
       const part = bytes.subarray(offset, offset + chunk);
       for (;;) {
         if (this.tryPushBytes(part, CHUNK | chunk)) break;
-        const ready = this.awaitWritable(1 + (chunk >>> 2), deadline);
+        // Once a chunk is out, the message must be completed: only the
+        // reader's close can stop it (a half message is never followed by
+        // another message).
+        const ready = this.awaitWritable(1 + (chunk >>> 2), offset === 0 ? deadline : FOREVER);
         if (ready !== Ready.Ok) return ready;
       }
       offset += chunk;
@@ -267,7 +271,10 @@ export class SpscRing {
     const last = bytes.subarray(offset);
     for (;;) {
       if (this.tryPushBytes(last)) return Ready.Ok;
-      const ready = this.awaitWritable(SpscRing.frameCells(last.length), deadline);
+      const ready = this.awaitWritable(
+        SpscRing.frameCells(last.length),
+        offset === 0 ? deadline : FOREVER,
+      );
       if (ready !== Ready.Ok) return ready;
     }
   }
@@ -284,7 +291,11 @@ export class SpscRing {
       const part = bytes.subarray(offset, offset + chunk);
       for (;;) {
         if (this.tryPushBytes(part, CHUNK | chunk)) break;
-        const ready = await this.awaitWritableAsync(1 + (chunk >>> 2), deadline, signal);
+        const ready = await this.awaitWritableAsync(
+          1 + (chunk >>> 2),
+          offset === 0 ? deadline : FOREVER,
+          offset === 0 ? signal : undefined,
+        );
         if (ready !== Ready.Ok) return ready;
       }
       offset += chunk;
@@ -294,8 +305,8 @@ export class SpscRing {
       if (this.tryPushBytes(last)) return Ready.Ok;
       const ready = await this.awaitWritableAsync(
         SpscRing.frameCells(last.length),
-        deadline,
-        signal,
+        offset === 0 ? deadline : FOREVER,
+        offset === 0 ? signal : undefined,
       );
       if (ready !== Ready.Ok) return ready;
     }
@@ -590,7 +601,8 @@ export class SpscRing {
   awaitReadable(deadline: Deadline): Ready {
     const m = this.memory;
     const base = this.#base;
-    for (let i = 0; i < SPIN; i++) {
+    const spin = deadline.remaining() > 0 ? SPIN : 0;
+    for (let i = 0; i < spin; i++) {
       if (((m.load(base + TAIL) - m.load(base + HEAD)) | 0) > 0) return Ready.Ok;
       pause();
     }
@@ -652,7 +664,8 @@ export class SpscRing {
   awaitWritable(need: number, deadline: Deadline): Ready {
     const m = this.memory;
     const base = this.#base;
-    for (let i = 0; i < SPIN; i++) {
+    const spin = deadline.remaining() > 0 ? SPIN : 0;
+    for (let i = 0; i < spin; i++) {
       if (this.capacity - ((m.load(base + TAIL) - m.load(base + HEAD)) | 0) >= need) {
         return Ready.Ok;
       }
