@@ -27,7 +27,6 @@
  * @module
  */
 
-import * as fs from "node:fs";
 import { LayoutError } from "../primitives/errors.ts";
 
 /** "SHMF" in ASCII, little-endian. */
@@ -124,14 +123,22 @@ function writeAt(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
  * @throws {Deno.errors.NotFound} If it does not exist.
  */
 export function readSharedFile(path: string): SharedFileInfo {
-  const fd = fs.openSync(path, "r");
+  const file = Deno.openSync(path, { read: true });
   let size: number;
   const header = new Int32Array(5);
   try {
-    size = fs.fstatSync(fd).size;
-    if (size >= 20) fs.readSync(fd, new Uint8Array(header.buffer), 0, 20, 0);
+    size = file.statSync().size;
+    if (size >= 20) {
+      const bytes = new Uint8Array(header.buffer);
+      let done = 0;
+      while (done < 20) {
+        const n = file.readSync(bytes.subarray(done));
+        if (n === null) break;
+        done += n;
+      }
+    }
   } finally {
-    fs.closeSync(fd);
+    file.close();
   }
   return checkSharedHeader(path, header, size);
 }

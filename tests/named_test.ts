@@ -1,0 +1,219 @@
+/**
+ * Named shared objects: name validation, create modes, foreign files,
+ * kind/version/parameter checks, backend choice, permissions (0600 files,
+ * a child with fewer permissions), unlink.
+ */
+import assert from "node:assert/strict";
+import { Mutex } from "../primitives/mutex.ts";
+import { Semaphore } from "../primitives/semaphore.ts";
+import { LayoutError } from "../primitives/errors.ts";
+import type { MemoryAllocator } from "../primitives/_header.ts";
+import {
+  closeShared,
+  defaultBackend,
+  openShared,
+  sharedInfo,
+  sharedPath,
+  unlinkShared,
+} from "../shm/named.ts";
+import { mmapSupported } from "../shm/_libc.ts";
+import { uniqueName } from "./_processes/_util.ts";
+
+const BACKENDS = mmapSupported() ? (["mmap", "file"] as const) : (["file"] as const);
+
+function layoutProblem(fn: () => unknown, problem: string, message?: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof LayoutError, `expected a LayoutError, got ${error}`);
+    assert.equal(error.problem, problem);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("invalid names are refused before touching the file system", () => {
+  for (const name of ["", "a/b", "..", "../x", ".hidden", "a\\b", "x".repeat(201), "a b", "é"]) {
+    assert.throws(() => sharedPath(name), TypeError, `name ${JSON.stringify(name)}`);
+    assert.throws(() => openShared(Mutex, name), TypeError);
+  }
+  assert.throws(() => sharedPath("/tmp/../etc/passwd"), TypeError);
+  assert.equal(sharedPath("jobs", "/somewhere/"), "/somewhere/concur-jobs");
+  assert.equal(sharedPath("/tmp/explicit-file"), "/tmp/explicit-file");
+  assert.throws(() => openShared(Mutex, "ok-name", { create: "sometimes" as never }), TypeError);
+});
+
+for (const backend of BACKENDS) {
+  Deno.test(`create modes, owner-only permissions and unlink (${backend})`, () => {
+    const name = uniqueName("modes");
+    const mutex = openShared(Mutex, name, { backend, create: "exclusive" });
+    try {
+      assert.equal(sharedInfo(mutex).backend, backend);
+      assert.equal(Deno.statSync(sharedPath(name)).mode! & 0o777, 0o600);
+      assert.throws(
+        () => openShared(Mutex, name, { create: "exclusive" }),
+        Deno.errors.AlreadyExists,
+      );
+      const again = openShared(Mutex, name); // if-missing: attaches
+      const third = openShared(Mutex, name, { create: "never" });
+      assert.ok(again.tryLock());
+      assert.ok(mutex.locked() && third.locked());
+      third.unlock();
+      closeShared(again);
+      closeShared(third);
+      // Unlinking removes the name; the open object keeps working.
+      assert.equal(unlinkShared(name), true);
+      assert.equal(unlinkShared(name), false);
+      assert.throws(() => openShared(Mutex, name, { create: "never" }), Deno.errors.NotFound);
+      assert.ok(mutex.tryLock());
+      mutex.unlock();
+      // No temporary files are left behind.
+      const base = sharedPath(name);
+      const dir = base.slice(0, base.lastIndexOf("/"));
+      const prefix = base.slice(dir.length + 1);
+      const leftovers = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(prefix));
+      assert.deepEqual(leftovers, []);
+    } finally {
+      closeShared(mutex);
+      unlinkShared(name);
+    }
+  });
+
+  Deno.test(`attach checks kind and stored parameters (${backend})`, () => {
+    const name = uniqueName("params");
+    const create = (value: number) => (allocate: MemoryAllocator) =>
+      new Semaphore(value, { bounded: true, allocate });
+    const semaphore = openShared(Semaphore, name, { backend }, create(3));
+    try {
+      layoutProblem(() => openShared(Mutex, name), "wrong-kind", /Semaphore/);
+      layoutProblem(() => openShared(Semaphore, name, {}, create(5)), "bad-parameters");
+      const same = openShared(Semaphore, name, {}, create(3));
+      assert.ok(same.tryAcquire());
+      closeShared(same);
+      const plain = openShared(Semaphore, name, { create: "never" }); // no parameters given: no check
+      closeShared(plain);
+      const other = backend === "mmap" ? "file" : "mmap";
+      if (other === "file" || mmapSupported()) {
+        layoutProblem(() => openShared(Semaphore, name, { backend: other }), "wrong-kind");
+      }
+    } finally {
+      closeShared(semaphore);
+      unlinkShared(name);
+    }
+  });
+
+  Deno.test(`version mismatches are refused, never reinterpreted (${backend})`, () => {
+    for (const [offset, what] of [[4, "file layout"], [256 + 8, "primitive layout"]] as const) {
+      const name = uniqueName("version");
+      const mutex = openShared(Mutex, name, { backend });
+      closeShared(mutex);
+      const path = sharedPath(name);
+      try {
+        const file = Deno.openSync(path, { read: true, write: true });
+        file.seekSync(offset, Deno.SeekMode.Start);
+        file.writeSync(new Uint8Array(new Int32Array([99]).buffer));
+        file.close();
+        layoutProblem(() => openShared(Mutex, name), "wrong-version", /99/);
+      } finally {
+        unlinkShared(name);
+      }
+      void what;
+    }
+  });
+}
+
+Deno.test("foreign and truncated files are a LayoutError", () => {
+  const path = `${sharedPath(uniqueName("foreign"))}`;
+  try {
+    Deno.writeTextFileSync(path, "this is not a shared object, just some text ".repeat(20));
+    layoutProblem(() => openShared(Mutex, path), "bad-magic", /not a @concur\/shm/);
+    Deno.writeFileSync(path, new Uint8Array(0));
+    layoutProblem(() => openShared(Mutex, path), "bad-magic");
+    // A valid backend header over a region with no primitive in it.
+    const name = uniqueName("empty-region");
+    const mutex = openShared(Mutex, name);
+    closeShared(mutex);
+    const bytes = Deno.readFileSync(sharedPath(name));
+    bytes.fill(0, 256);
+    Deno.writeFileSync(path, bytes);
+    unlinkShared(name);
+    layoutProblem(() => openShared(Mutex, path), "bad-magic");
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("the automatic backend is visible: mmap exactly when FFI is permitted on Linux", () => {
+  const name = uniqueName("auto");
+  const mutex = openShared(Mutex, name);
+  try {
+    const expected =
+      Deno.build.os === "linux" && Deno.permissions.querySync({ name: "ffi" }).state === "granted"
+        ? "mmap"
+        : "file";
+    assert.equal(defaultBackend(), expected);
+    assert.equal(sharedInfo(mutex).backend, expected);
+    assert.equal(mutex.handle.memory.backend, expected);
+  } finally {
+    closeShared(mutex);
+    unlinkShared(name);
+  }
+});
+
+async function runOpenChild(path: string, flags: string[]): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      ...flags,
+      new URL("./_processes/open_child.ts", import.meta.url).href,
+      path,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const output = await child.output();
+  return new TextDecoder().decode(output.stdout).trim() +
+    new TextDecoder().decode(output.stderr).trim();
+}
+
+Deno.test({
+  name: "a child with fewer permissions gets a clear error",
+  timeout: 30_000,
+  async fn() {
+    const dir = sharedPath("x").slice(0, sharedPath("x").lastIndexOf("/"));
+    const names = [uniqueName("perm-mmap"), uniqueName("perm-file")];
+    const objects = [];
+    try {
+      if (mmapSupported()) {
+        const mapped = openShared(Mutex, names[0], { backend: "mmap" });
+        objects.push(mapped);
+        // No --allow-ffi: the mapped object cannot be opened, and the message says why.
+        const noFfi = await runOpenChild(sharedPath(names[0]), [
+          `--allow-read=${dir}`,
+          `--allow-write=${dir}`,
+        ]);
+        assert.match(noFfi, /LayoutError: .*--allow-ffi/);
+        const withFfi = await runOpenChild(sharedPath(names[0]), [
+          `--allow-read=${dir}`,
+          `--allow-write=${dir}`,
+          "--allow-ffi",
+        ]);
+        assert.equal(withFfi, "opened mmap");
+      }
+      const filed = openShared(Mutex, names[1], { backend: "file" });
+      objects.push(filed);
+      // Read-only: the file-backed memory needs to write (and lock) the file.
+      const readOnly = await runOpenChild(sharedPath(names[1]), [`--allow-read=${dir}`]);
+      assert.match(readOnly, /NotCapable: .*write access/);
+      const nothing = await runOpenChild(sharedPath(names[1]), []);
+      assert.match(nothing, /NotCapable: .*read access/);
+      const enough = await runOpenChild(sharedPath(names[1]), [
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+      ]);
+      assert.equal(enough, "opened file");
+    } finally {
+      for (const object of objects) closeShared(object);
+      for (const name of names) unlinkShared(name);
+    }
+  },
+});
