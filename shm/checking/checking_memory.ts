@@ -133,7 +133,7 @@ export const checkingAllocator: MemoryAllocator = (byteLength: number): Memory =
   if (!Number.isSafeInteger(byteLength) || byteLength < 4) {
     throw new RangeError(`Cannot allocate checking memory: byteLength ${byteLength}`);
   }
-  const length = (byteLength + 7) & ~7;
+  const length = (byteLength + 3) & ~3;
   if (heapTop + length > heap!.byteLength) {
     throw new RangeError(
       `Cannot allocate ${length} bytes of checking memory: the heap of ${
@@ -142,7 +142,7 @@ export const checkingAllocator: MemoryAllocator = (byteLength: number): Memory =
     );
   }
   const memory = new CheckingMemory(heapTop, length);
-  heapTop += length;
+  heapTop += (length + 7) & ~7;
   return memory;
 };
 
