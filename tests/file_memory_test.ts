@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { FileMemory, releaseFileLeases, runBatch } from "../shm/file_memory.ts";
 import { SabMemory } from "../shm/sab_memory.ts";
-import { memoryCases, withMemory } from "./memory_process_cases.ts";
+import { memoryCases, withMemory } from "./_processes/memory_cases.ts";
 
 memoryCases("file", (path) => FileMemory.open(path), false);
 

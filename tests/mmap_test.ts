@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { MmapMemory } from "../shm/mmap_memory.ts";
 import { mmapSupported } from "../shm/_libc.ts";
-import { memoryCases, withMemory } from "./memory_process_cases.ts";
+import { memoryCases, withMemory } from "./_processes/memory_cases.ts";
 
 const ignore = !mmapSupported();
 memoryCases("mmap", (path) => MmapMemory.open(path), ignore);

@@ -4,10 +4,10 @@
  * async waits with abort, and wake-ups and atomic adds across processes.
  */
 import assert from "node:assert/strict";
-import type { Memory } from "../shm/memory.ts";
-import { createSharedFile, type FileMode } from "../shm/_shared_file.ts";
-import { sharedPath } from "../shm/named.ts";
-import { uniqueName } from "./_processes/_util.ts";
+import type { Memory } from "../../shm/memory.ts";
+import { createSharedFile, type FileMode } from "../../shm/_shared_file.ts";
+import { sharedPath } from "../../shm/named.ts";
+import { uniqueName } from "./_util.ts";
 
 /** A fresh shared file of `bytes` for `mode`, opened by `open`; removed by the returned cleanup. */
 export function withMemory<M extends Memory & { close(): void }>(
@@ -134,7 +134,7 @@ export function memoryCases<M extends Memory & { close(): void }>(
             `--allow-read=${dir}`,
             `--allow-write=${dir}`,
             ...(mode === "mmap" ? ["--allow-ffi"] : []),
-            new URL("./_processes/memory_child.ts", import.meta.url).href,
+            new URL("./memory_child.ts", import.meta.url).href,
             mode,
             path,
             action,
