@@ -83,6 +83,8 @@ export type Choice = number;
 /** Picks the next step among the enabled choices. */
 export interface Chooser {
   /**
+   * Picks one of the enabled choices.
+   *
    * @param enabled The enabled choices (threads in order, then time-outs).
    * @param running The thread that took the previous step (-1 at the start).
    * @returns One element of `enabled`.

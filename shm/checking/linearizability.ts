@@ -160,7 +160,11 @@ export class HistoryClock {
   readonly buffer: SharedArrayBuffer;
   readonly #cells: Int32Array;
 
-  /** @param buffer An existing clock's buffer, or nothing for a new clock. */
+  /**
+   * Creates a clock, or attaches to an existing one (in another worker).
+   *
+   * @param buffer An existing clock's buffer, or nothing for a new clock.
+   */
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4)) {
     this.buffer = buffer;
     this.#cells = new Int32Array(buffer, 0, 1);
