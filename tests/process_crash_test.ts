@@ -1,0 +1,90 @@
+/**
+ * Crash safety across processes: a process SIGKILLed while holding a named
+ * Mutex is detected as dead (its owner file is no longer locked), and the
+ * next locker — in this process, or one blocked in lock() in another — gets
+ * the lock and is told that the previous owner died.
+ */
+import assert from "node:assert/strict";
+import { Event } from "../primitives/event.ts";
+import { Mutex } from "../primitives/mutex.ts";
+import { ownerOf } from "../primitives/_futex_lock.ts";
+import { HEADER_CELLS } from "../primitives/_header.ts";
+import { openShared, sharedPath } from "../shm/named.ts";
+import { mmapSupported } from "../shm/_libc.ts";
+import { FileMemory } from "../shm/file_memory.ts";
+import { MmapMemory } from "../shm/mmap_memory.ts";
+import {
+  isProcessOwnerDead,
+  PROCESS_OWNER_BIT,
+  processRecoverySupported,
+} from "../shm/process_owner.ts";
+import { type ProcessHandle, startProcess } from "../workers/process_handle.ts";
+import { child, cleanUp, uniqueName } from "./_processes/_util.ts";
+
+const BACKENDS = mmapSupported() ? (["mmap", "file"] as const) : (["file"] as const);
+
+/** Reads the owner id in a named mutex's lock word, through a second memory on its file. */
+function lockOwner(backend: string, name: string): number {
+  const path = sharedPath(name);
+  const memory = backend === "mmap" ? MmapMemory.open(path) : FileMemory.open(path);
+  try {
+    return ownerOf(memory.load(HEADER_CELLS));
+  } finally {
+    memory.close();
+  }
+}
+
+for (const backend of BACKENDS) {
+  Deno.test({
+    name: `SIGKILL of a lock holder: its owner id is detected dead (${backend})`,
+    timeout: 30_000,
+    async fn() {
+      const names = [uniqueName("crash-mutex"), uniqueName("crash-held")];
+      const mutex = openShared(Mutex, names[0], { backend });
+      const held = openShared(Event, names[1], { backend });
+      const processes: ProcessHandle[] = [];
+      try {
+        processes.push(startProcess(child("hold_lock_child.ts"), { args: [mutex, held] }));
+        assert.ok(await held.waitAsync({ timeout: 20_000 }), "the child took the lock");
+        const owner = lockOwner(backend, names[0]);
+        assert.ok((owner & PROCESS_OWNER_BIT) !== 0, `a process owner id: ${owner.toString(16)}`);
+        assert.equal(isProcessOwnerDead(owner), false);
+        assert.equal(mutex.tryLock(), false);
+        processes[0].kill();
+        await processes[0].join();
+        assert.equal(processes[0].signal, "SIGKILL");
+        assert.equal(isProcessOwnerDead(owner), true);
+      } finally {
+        await cleanUp(processes, [mutex, held], names);
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `SIGKILL of a lock holder: the next lockers recover the lock, told the owner died (${backend})`,
+    ignore: !processRecoverySupported(),
+    timeout: 30_000,
+    async fn() {
+      const names = [uniqueName("recover-mutex"), uniqueName("recover-held")];
+      const mutex = openShared(Mutex, names[0], { backend });
+      const held = openShared(Event, names[1], { backend });
+      const processes: ProcessHandle[] = [];
+      try {
+        processes.push(startProcess(child("hold_lock_child.ts"), { args: [mutex, held] }));
+        assert.ok(await held.waitAsync({ timeout: 20_000 }));
+        // A second process blocks in lock() before the holder dies.
+        processes.push(startProcess(child("wait_lock_child.ts"), { args: [mutex] }));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        processes[0].kill();
+        assert.equal(await processes[1].exited({ timeout: 20_000 }), 0);
+        // The waiter marked the state consistent and released: a plain lock now.
+        assert.ok(await mutex.lockAsync({ timeout: 5_000 }));
+        assert.equal(mutex.ownerDied, false);
+        mutex.unlock();
+      } finally {
+        await cleanUp(processes, [mutex, held], names);
+      }
+    },
+  });
+}
