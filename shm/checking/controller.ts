@@ -341,15 +341,24 @@ export class SimulationPool implements AsyncDisposable {
         failure = { status: "step-limit", message: `no end after ${maxSteps} steps (livelock?)` };
         break;
       }
-      const choice = chooser.choose(enabled, running);
-      if (!enabled.includes(choice)) {
-        throw new Error(
-          `Schedule diverged at step ${schedule.length}: choice ${
-            formatChoice(choice)
-          } is not enabled (${
-            enabled.map(formatChoice).join(" ")
-          }); is the scenario deterministic?`,
-        );
+      let choice: Choice;
+      try {
+        choice = chooser.choose(enabled, running);
+        if (!enabled.includes(choice)) {
+          throw new Error(
+            `choice ${formatChoice(choice)} is not enabled (${
+              enabled.map(formatChoice).join(" ")
+            })`,
+          );
+        }
+      } catch (err) {
+        // A replayed schedule that does not fit the run: the scenario is not
+        // deterministic, or the schedule belongs to another scenario.
+        failure = {
+          status: "failed",
+          message: `schedule diverged at step ${schedule.length}: ${(err as Error).message}`,
+        };
+        break;
       }
       schedule.push(choice);
       if (choice < 0) {
