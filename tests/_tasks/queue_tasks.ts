@@ -1,0 +1,131 @@
+/** Functions run inside workers by tests/queue_test.ts. */
+import { Queue, type QueueHandle } from "../../primitives/queue.ts";
+import { QueueClosedError } from "../../primitives/errors.ts";
+
+/** Items are `producer * STRIDE + seq`, so a consumer can tell who put what. */
+export const STRIDE = 1 << 24;
+
+/** Puts `count` numbered items; returns how many it put. */
+export function produce(handle: QueueHandle, producer: number, count: number): number {
+  const queue = Queue.from<number>(handle);
+  const base = producer * STRIDE;
+  for (let i = 0; i < count; i++) queue.put(base + i);
+  return count;
+}
+
+/** Puts items in batches with putMany. */
+export function produceMany(handle: QueueHandle, producer: number, count: number): number {
+  const queue = Queue.from<number>(handle);
+  const base = producer * STRIDE;
+  const batch: number[] = [];
+  for (let i = 0; i < count; i++) {
+    batch.push(base + i);
+    if (batch.length === 64 || i === count - 1) {
+      queue.putMany(batch);
+      batch.length = 0;
+    }
+  }
+  return count;
+}
+
+/**
+ * Takes items until the queue is closed and drained. Marks each one in
+ * `seen` (one byte per item per producer, incremented atomically), checks
+ * that each producer's items arrive in increasing order here, and returns
+ * [count, sum of seqs, order violations].
+ */
+export function consume(
+  handle: QueueHandle,
+  producers: number,
+  perProducer: number,
+  seen: Uint8Array,
+  useMany: boolean,
+): [number, number, number] {
+  const queue = Queue.from<number>(handle);
+  const last = new Array<number>(producers).fill(-1);
+  let count = 0;
+  let sum = 0;
+  let violations = 0;
+  const take = (item: number) => {
+    const producer = Math.floor(item / STRIDE);
+    const seq = item - producer * STRIDE;
+    if (seq <= last[producer]) violations++;
+    last[producer] = seq;
+    Atomics.add(seen, producer * perProducer + seq, 1);
+    count++;
+    sum += seq;
+  };
+  try {
+    for (;;) {
+      if (useMany) {
+        for (const item of queue.getMany(128)) take(item);
+      } else {
+        take(queue.get());
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof QueueClosedError)) throw err;
+  }
+  return [count, sum, violations];
+}
+
+/** Signals `flag[0]++` then blocks in get(); returns the error name it ended with. */
+export function blockedGet(handle: QueueHandle, flag: Int32Array): string {
+  const queue = Queue.from(handle);
+  Atomics.add(flag, 0, 1);
+  Atomics.notify(flag, 0);
+  try {
+    queue.get();
+    return "got an item";
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
+
+/** Signals, then blocks in put() on a full queue; returns the error name. */
+export function blockedPut(handle: QueueHandle, flag: Int32Array): string {
+  const queue = Queue.from<number>(handle);
+  Atomics.add(flag, 0, 1);
+  Atomics.notify(flag, 0);
+  try {
+    queue.put(1);
+    return "put";
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
+
+/** get() with a timeout on an empty queue: [error name, elapsed ms]. */
+export function timedGet(handle: QueueHandle, timeout: number): [string, number] {
+  const queue = Queue.from(handle);
+  const start = performance.now();
+  try {
+    queue.get({ timeout });
+    return ["got", performance.now() - start];
+  } catch (err) {
+    return [(err as Error).name, performance.now() - start];
+  }
+}
+
+/** Answers each item of `ping` with the same item on `pong`, `n` times. */
+export function echo(ping: QueueHandle, pong: QueueHandle, n: number): number {
+  const input = Queue.from(ping);
+  const output = Queue.from(pong);
+  for (let i = 0; i < n; i++) output.put(input.get());
+  return n;
+}
+
+/** Puts the values given, in order (any codec). */
+export function putAll(handle: QueueHandle, values: unknown[]): number {
+  const queue = Queue.from(handle);
+  for (const value of values) queue.put(value);
+  return values.length;
+}
+
+/** Gets `n` values (any codec). */
+export function getAll(handle: QueueHandle, n: number): unknown[] {
+  const queue = Queue.from(handle);
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push(queue.get({ timeout: 10_000 }));
+  return out;
+}

@@ -1,0 +1,405 @@
+import assert from "node:assert/strict";
+import { Queue, type QueueHandle } from "../primitives/queue.ts";
+import { JoinableQueue } from "../primitives/joinable_queue.ts";
+import { Mutex } from "../primitives/mutex.ts";
+import {
+  LayoutError,
+  MessageCorruptError,
+  QueueClosedError,
+  QueueEmptyError,
+  QueueFullError,
+} from "../primitives/errors.ts";
+import type { Codec } from "../shm/codec.ts";
+import { timed, WorkerGroup } from "./_helpers.ts";
+
+const TASKS = new URL("./_tasks/queue_tasks.ts", import.meta.url);
+
+/** Python's timing rule, stricter: never early, at most `slack` ms late. */
+function assertTimed(ms: number, timeout: number, what: string, slack = 500): void {
+  assert.ok(ms >= timeout - 1, `${what} returned early: ${ms} ms < ${timeout} ms`);
+  assert.ok(ms < timeout + slack, `${what} returned late: ${ms} ms`);
+}
+
+Deno.test("Queue: FIFO, qsize 0→1→2→1→0, empty/full exact after put (Q-1, Q-7, Q-8)", () => {
+  const q = new Queue<number>(2, { codec: "number" });
+  assert.equal(q.qsize(), 0);
+  assert.equal(q.empty(), true);
+  q.put(1);
+  assert.equal(q.empty(), false, "empty() is false as soon as put returned");
+  assert.equal(q.qsize(), 1);
+  q.put(2);
+  assert.equal(q.qsize(), 2);
+  assert.equal(q.full(), true);
+  assert.equal(q.get(), 1);
+  assert.equal(q.qsize(), 1);
+  assert.equal(q.get(), 2);
+  assert.equal(q.qsize(), 0);
+  for (let lap = 0; lap < 50; lap++) {
+    q.put(lap);
+    q.put(-lap);
+    assert.deepEqual([q.get(), q.get()], [lap, -lap]);
+  }
+  assert.equal(q.capacity, 2);
+  assert.equal(q.codec, "number");
+});
+
+Deno.test("Queue: nowait forms and Full/Empty (Q-4, Q-5, Q-17)", async () => {
+  const q = new Queue<string>(2, { codec: "string" });
+  assert.throws(() => q.getNowait(), QueueEmptyError);
+  q.putNowait("a");
+  q.put("b", { timeout: -1 }); // negative: poll once, succeeds with room
+  assert.throws(() => q.putNowait("c"), QueueFullError);
+  const [, msFull] = await timed(() =>
+    assert.throws(() => q.put("c", { timeout: -1 }), QueueFullError)
+  );
+  assert.ok(msFull < 20, `negative timeout polls once (${msFull} ms)`);
+  assert.equal(q.qsize(), 2, "a failed put changes nothing");
+  assert.equal(q.getNowait(), "a");
+  assert.equal(q.get({ timeout: 0 }), "b");
+  const [, msEmpty] = await timed(() =>
+    assert.throws(() => q.get({ timeout: -1 }), QueueEmptyError)
+  );
+  assert.ok(msEmpty < 20, `negative timeout polls once (${msEmpty} ms)`);
+});
+
+Deno.test("Queue: timeouts are never early and bounded late (sync and async)", async () => {
+  const q = new Queue<number>(1, { codec: "number" });
+  let [, ms] = await timed(() => assert.throws(() => q.get({ timeout: 60 }), QueueEmptyError));
+  assertTimed(ms, 60, "get");
+  [, ms] = await timed(() => assert.rejects(q.getAsync({ timeout: 40 }), QueueEmptyError));
+  assertTimed(ms, 40, "getAsync");
+  q.put(1);
+  [, ms] = await timed(() => assert.throws(() => q.put(2, { timeout: 60 }), QueueFullError));
+  assertTimed(ms, 60, "put");
+  [, ms] = await timed(() => assert.rejects(q.putAsync(2, { timeout: 40 }), QueueFullError));
+  assertTimed(ms, 40, "putAsync");
+  assert.equal(q.qsize(), 1);
+  assert.equal(q.get(), 1);
+});
+
+Deno.test({
+  name: "Queue: a worker's timed get on an empty queue times out in bounds",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const q = new Queue(4);
+    const [name, ms] = await group.run<[string, number]>(TASKS, "timedGet", q.handle, 100);
+    assert.equal(name, "QueueEmptyError");
+    assertTimed(ms, 100, "worker get");
+  },
+});
+
+Deno.test("Queue: getAsync/putAsync honour AbortSignal and steal no wake-up", async () => {
+  const q = new Queue<number>(1, { codec: "number" });
+  const controller = new AbortController();
+  const pending = q.getAsync({ signal: controller.signal });
+  controller.abort(new Error("stop"));
+  await assert.rejects(pending, /stop/);
+  await assert.rejects(q.getAsync({ signal: AbortSignal.abort(new Error("already")) }), /already/);
+  const waiter = q.getAsync({ timeout: 5_000 });
+  q.put(42);
+  assert.equal(await waiter, 42, "the live waiter got the item");
+  q.put(1);
+  const c2 = new AbortController();
+  const blockedPut = q.putAsync(2, { signal: c2.signal });
+  c2.abort(new Error("no room"));
+  await assert.rejects(blockedPut, /no room/);
+  assert.equal(q.qsize(), 1, "an aborted put puts nothing");
+  assert.equal(q.get(), 1);
+});
+
+Deno.test("Queue: close - put throws, consumers drain then get QueueClosedError (Q-9, Q-11)", async () => {
+  const q = new Queue<number>(4, { codec: "number" });
+  q.put(1);
+  q.put(2);
+  q.close();
+  q.close(); // twice is a no-op
+  assert.equal(q.closed, true);
+  assert.throws(() => q.put(3), QueueClosedError);
+  assert.throws(() => q.putNowait(3), QueueClosedError);
+  await assert.rejects(q.putAsync(3), QueueClosedError);
+  assert.equal(q.qsize(), 2, "puts after close leave nothing behind");
+  assert.equal(q.get(), 1);
+  assert.equal(q.getNowait(), 2);
+  assert.throws(() => q.get(), QueueClosedError, "no hang once drained");
+  assert.throws(() => q.getNowait(), QueueClosedError);
+  await assert.rejects(q.getAsync(), QueueClosedError);
+  const iterated: number[] = [];
+  for await (const n of q) iterated.push(n);
+  assert.deepEqual(iterated, []);
+});
+
+Deno.test("Queue: for await ends at close after the last item", async () => {
+  const q = new Queue<string>(8, { codec: "string" });
+  const seen: string[] = [];
+  const loop = (async () => {
+    for await (const s of q) seen.push(s);
+  })();
+  for (const s of ["a", "b", "c"]) await q.putAsync(s);
+  q.close();
+  await loop;
+  assert.deepEqual(seen, ["a", "b", "c"]);
+});
+
+Deno.test({
+  name: "Queue: close wakes consumers blocked in workers and on the main thread",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const q = new Queue(2);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const blocked = [
+      group.run<string>(TASKS, "blockedGet", q.handle, flag),
+      group.run<string>(TASKS, "blockedGet", q.handle, flag),
+    ];
+    const mainWaiter = q.getAsync().then(() => "got", (e: Error) => e.name);
+    while (Atomics.load(flag, 0) < 2) {
+      await Atomics.waitAsync(flag, 0, Atomics.load(flag, 0), 1000).value;
+    }
+    q.close();
+    assert.deepEqual(await Promise.all(blocked), ["QueueClosedError", "QueueClosedError"]);
+    assert.equal(await mainWaiter, "QueueClosedError");
+  },
+});
+
+Deno.test({
+  name: "Queue: a put blocked on a full queue wakes on get (Q-6) and on close",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const q = new Queue<number>(1, { codec: "number" });
+    q.put(0);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const putter = group.run<string>(TASKS, "blockedPut", q.handle, flag);
+    await Atomics.waitAsync(flag, 0, 0, 5000).value;
+    assert.equal(await q.getAsync(), 0);
+    assert.equal(await putter, "put");
+    assert.equal(await q.getAsync({ timeout: 5000 }), 1);
+    q.put(0);
+    const flag2 = new Int32Array(new SharedArrayBuffer(4));
+    const putter2 = group.run<string>(TASKS, "blockedPut", q.handle, flag2);
+    await Atomics.waitAsync(flag2, 0, 0, 5000).value;
+    q.close();
+    assert.equal(await putter2, "QueueClosedError");
+    assert.equal(q.get(), 0, "the item put before close is still there");
+  },
+});
+
+Deno.test({
+  name: "Queue: capacity-1 queue between workers keeps order and loses nothing",
+  timeout: 60_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const q = new Queue<number>(1, { codec: "number" });
+    const n = 20_000;
+    const seen = new Uint8Array(new SharedArrayBuffer(n));
+    const consumer = group.run<[number, number, number]>(
+      TASKS,
+      "consume",
+      q.handle,
+      1,
+      n,
+      seen,
+      false,
+    );
+    await group.run(TASKS, "produce", q.handle, 0, n);
+    q.close();
+    const [count, sum, violations] = await consumer;
+    assert.equal(count, n);
+    assert.equal(sum, (n * (n - 1)) / 2);
+    assert.equal(violations, 0);
+    assert.ok(seen.every((v) => v === 1));
+  },
+});
+
+Deno.test({
+  name: "Queue: 2 producers x 2 consumers move 1,000,000 items exactly once, FIFO per producer",
+  timeout: 120_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const perProducer = 500_000;
+    const q = new Queue<number>(1024, { codec: "number" });
+    const seen = new Uint8Array(new SharedArrayBuffer(2 * perProducer));
+    const consumers = [
+      group.run<[number, number, number]>(TASKS, "consume", q.handle, 2, perProducer, seen, false),
+      group.run<[number, number, number]>(TASKS, "consume", q.handle, 2, perProducer, seen, true),
+    ];
+    await Promise.all([
+      group.run(TASKS, "produce", q.handle, 0, perProducer),
+      group.run(TASKS, "produceMany", q.handle, 1, perProducer),
+    ]);
+    q.close();
+    const results = await Promise.all(consumers);
+    const count = results.reduce((a, r) => a + r[0], 0);
+    const sum = results.reduce((a, r) => a + r[1], 0);
+    assert.equal(count, 2 * perProducer, "no loss, no duplicate (count)");
+    assert.equal(sum, 2 * (perProducer * (perProducer - 1)) / 2, "checksum");
+    assert.equal(results[0][2] + results[1][2], 0, "FIFO per producer at each consumer");
+    let bad = 0;
+    for (let i = 0; i < seen.length; i++) if (seen[i] !== 1) bad++;
+    assert.equal(bad, 0, "every item seen exactly once");
+    assert.equal(q.qsize(), 0);
+  },
+});
+
+Deno.test({
+  name: "Queue: codecs carry their values across workers (structured, json, string, bytes)",
+  timeout: 60_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const structured = new Queue(16);
+    const values = [
+      { a: 1, nested: [1, 2, { b: "x" }] },
+      new Map([[1, "one"]]),
+      new Set(["s"]),
+      new Date(0),
+      10n,
+      undefined,
+      null,
+      new Uint8Array([1, 2, 3]),
+      "text",
+      -0,
+    ];
+    await group.run(TASKS, "putAll", structured.handle, values.slice(0, 5));
+    await group.run(TASKS, "putAll", structured.handle, values.slice(5));
+    const got: unknown[] = [];
+    for (let i = 0; i < values.length; i++) got.push(structured.get());
+    assert.deepEqual(got, values);
+
+    const json = new Queue(4, { codec: "json" });
+    json.put({ id: 1, name: "ticket", ok: true });
+    json.put([1, "two", null]);
+    assert.deepEqual(await group.run(TASKS, "getAll", json.handle, 2), [
+      { id: 1, name: "ticket", ok: true },
+      [1, "two", null],
+    ]);
+
+    const strings = new Queue<string>(4, { codec: "string", maxMessageBytes: 64 });
+    strings.put("héllo wörld ✓");
+    strings.put("");
+    assert.deepEqual(await group.run(TASKS, "getAll", strings.handle, 2), ["héllo wörld ✓", ""]);
+
+    const bytes = new Queue<Uint8Array>(4, { codec: "bytes", maxMessageBytes: 8 });
+    const whole = new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    bytes.put(whole.subarray(1)); // a view with an offset
+    bytes.put(new Uint8Array(0));
+    const [first, second] = await group.run<Uint8Array[]>(TASKS, "getAll", bytes.handle, 2);
+    assert.deepEqual([...first], [8, 7, 6, 5, 4, 3, 2, 1]);
+    assert.equal(second.length, 0);
+  },
+});
+
+Deno.test("Queue: custom codec must be given again to from()", () => {
+  const upper: Codec<string> = {
+    name: "upper",
+    encode: (s) => new TextEncoder().encode(s.toUpperCase()),
+    decode: (b) => new TextDecoder().decode(b),
+  };
+  const q = new Queue<string>(2, { codec: upper });
+  q.put("abc");
+  assert.throws(() => Queue.from<string>(q.handle), LayoutError);
+  assert.equal(Queue.from<string>(q.handle, { codec: upper }).get(), "ABC");
+  const json = new Queue(2, { codec: "json" });
+  assert.throws(() => Queue.from(json.handle, { codec: upper as Codec<unknown> }), LayoutError);
+});
+
+Deno.test("Queue: bad arguments are RangeError/TypeError and lose nothing", () => {
+  for (const capacity of [0, -1, 1.5, NaN, Infinity, 2 ** 30]) {
+    assert.throws(() => new Queue(capacity), RangeError, `capacity ${capacity}`);
+  }
+  assert.throws(() => new Queue(1, { maxMessageBytes: -1 }), RangeError);
+  assert.throws(() => new Queue(1, { maxMessageBytes: 1.5 }), RangeError);
+  assert.throws(() => new Queue(1, { codec: "number", maxMessageBytes: 4 }), RangeError);
+  assert.throws(() => new Queue(1, { codec: "nope" as "json" }), TypeError);
+  assert.throws(() => new Queue(1, { codec: {} as Codec<unknown> }), TypeError);
+
+  const q = new Queue<unknown>(1, { codec: "json", maxMessageBytes: 16 });
+  assert.throws(() => q.put("x".repeat(100)), RangeError, "oversize: RangeError, not a hang");
+  assert.throws(() => q.put("x".repeat(100), { timeout: 10 }), RangeError);
+  assert.throws(() => q.put(undefined), TypeError, "no JSON form");
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(() => q.put(cyclic), TypeError);
+  assert.equal(q.qsize(), 0, "nothing was enqueued");
+  q.put("ok"); // Q-14: the queue (of capacity 1) is still usable
+  assert.equal(q.get(), "ok");
+
+  const s = new Queue(1);
+  assert.throws(() => s.put(() => 1), TypeError, "functions cannot be cloned");
+  assert.throws(() => s.put(Symbol("s")), TypeError);
+  s.put({ fine: true });
+  assert.deepEqual(s.get(), { fine: true });
+
+  const n = new Queue<number>(1, { codec: "number" });
+  assert.throws(() => n.put("1" as unknown as number), TypeError);
+  assert.throws(() => n.getMany(0), RangeError);
+});
+
+Deno.test("Queue: reviving from foreign, wrong-kind or corrupted memory is a LayoutError", () => {
+  const q = new Queue<number>(4, { codec: "number" });
+  const h = q.handle;
+  assert.throws(() => Queue.from(new Mutex().handle as unknown as QueueHandle), LayoutError);
+  assert.throws(
+    () => Queue.from(new JoinableQueue(2).handle),
+    (e: unknown) => e instanceof LayoutError && e.problem === "wrong-kind",
+  );
+  assert.throws(() => Queue.from(null as unknown as QueueHandle), LayoutError);
+  const foreign = new SharedArrayBuffer(h.memory.byteLength);
+  assert.throws(
+    () => Queue.from({ kind: "Queue", memory: { ...h.memory, buffer: foreign } }),
+    (e: unknown) => e instanceof LayoutError && e.problem === "bad-magic",
+  );
+  const copy = new SharedArrayBuffer(h.memory.byteLength);
+  new Uint8Array(copy).set(new Uint8Array(h.memory.buffer!, 0, h.memory.byteLength));
+  new Int32Array(copy)[4] = 1000; // capacity param no longer matches the size
+  assert.throws(
+    () => Queue.from({ kind: "Queue", memory: { ...h.memory, buffer: copy } }),
+    (e: unknown) => e instanceof LayoutError && e.problem === "bad-parameters",
+  );
+  new Int32Array(copy)[4] = 4;
+  new Int32Array(copy)[6] = 99; // unknown codec id
+  assert.throws(
+    () => Queue.from({ kind: "Queue", memory: { ...h.memory, buffer: copy } }),
+    (e: unknown) => e instanceof LayoutError && e.problem === "bad-parameters",
+  );
+});
+
+Deno.test("Queue: a malformed message in memory is MessageCorruptError, never a wrong value", () => {
+  const SLOTS = 80;
+  const q = new Queue<unknown>(2, { codec: "json", maxMessageBytes: 16 });
+  const cells = new Int32Array(q.handle.memory.buffer!);
+  q.put({ a: 1 });
+  cells[SLOTS + 1] = 1000; // slot 0's length, beyond the slot
+  assert.throws(() => q.get(), MessageCorruptError);
+  assert.equal(q.qsize(), 0, "the bad message is consumed");
+  q.put({ b: 2 }); // slot 1
+  const bytes = new Uint8Array(q.handle.memory.buffer!);
+  const slot1Payload = (SLOTS + (3 + 4) + 3) * 4;
+  bytes[slot1Payload] = 0x7b; // "{" stays, then garbage
+  bytes[slot1Payload + 1] = 0xff; // not UTF-8
+  assert.throws(() => q.get(), MessageCorruptError);
+  q.put({ c: 3 });
+  assert.deepEqual(q.get(), { c: 3 }, "the queue is usable afterwards");
+
+  const n = new Queue<number>(1, { codec: "number" });
+  n.put(1);
+  new Int32Array(n.handle.memory.buffer!)[SLOTS + 1] = 4;
+  assert.throws(() => n.get(), MessageCorruptError);
+});
+
+Deno.test({
+  name: "Queue: ping-pong between two queues and a worker",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const ping = new Queue<number>(1, { codec: "number" });
+    const pong = new Queue<number>(1, { codec: "number" });
+    const n = 2_000;
+    const echo = group.run(TASKS, "echo", ping.handle, pong.handle, n);
+    for (let i = 0; i < n; i++) {
+      await ping.putAsync(i);
+      assert.equal(await pong.getAsync({ timeout: 10_000 }), i);
+    }
+    assert.equal(await echo, n);
+  },
+});
