@@ -35,7 +35,7 @@
 import { releaseFileLeases } from "../shm/file_memory.ts";
 import "../shm/named.ts"; // registers the process backends for revival
 import { registerProcessOwner } from "../shm/process_owner.ts";
-import { revive, toTransferable } from "./revive.ts";
+import { revive } from "./revive.ts";
 import { TimeoutError } from "../primitives/errors.ts";
 
 const ARGS_PREFIX = "--concur-shm-args=";
@@ -212,7 +212,7 @@ export class ProcessHandle implements AsyncDisposable {
  */
 export function startProcess(module: string | URL, options?: StartProcessOptions): ProcessHandle {
   const specifier = String(module);
-  const args = (options?.args ?? []).map(toTransferable);
+  const args = (options?.args ?? []).map(toProcessArgument);
   const needs = { dirs: new Set<string>(), ffi: false };
   collectMemories(args, needs);
   const permissions = options?.permissions ?? {
@@ -263,6 +263,26 @@ export function processArgs(): unknown[] {
     // No permission on the shared directory: locks still work, without recovery.
   }
   return revive(args) as unknown[];
+}
+
+/** Replaces every primitive (an object with a primitive `handle`) by its handle, at any depth. */
+function toProcessArgument(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map(toProcessArgument);
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const handle = (value as { handle?: { kind?: unknown; memory?: unknown } }).handle;
+    if (
+      handle && typeof handle.kind === "string" && handle.memory &&
+      typeof handle.memory === "object"
+    ) {
+      return handle;
+    }
+    return value;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = toProcessArgument(item);
+  return out;
 }
 
 function permissionFlags(permissions: ProcessPermissions): string[] {

@@ -379,7 +379,8 @@ export function isMainThread(): boolean {
     typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
 }
 
-function toModuleUrl(module: string | URL | undefined): URL {
+/** @internal Checks and converts a module URL (absolute URLs only). */
+export function toModuleUrl(module: string | URL | undefined): URL {
   if (module instanceof URL) return module;
   if (typeof module === "string") {
     try {

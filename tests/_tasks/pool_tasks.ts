@@ -1,0 +1,96 @@
+/** Functions run by tests/pool_test.ts in pool workers. */
+import type { Event } from "../../primitives/event.ts";
+import { workerInfo } from "../../workers/worker_process.ts";
+
+let initialized: Int32Array | undefined;
+
+/** Initializer: keeps a shared counter and counts the workers started. */
+export function init(counter: Int32Array): void {
+  initialized = counter;
+  Atomics.add(counter, 0, 1);
+}
+
+/** Initializer that fails. */
+export function badInit(): void {
+  throw new Error("initializer failed");
+}
+
+/** Returns how many workers have run the initializer so far. */
+export function initCount(): number {
+  return Atomics.load(initialized!, 0);
+}
+
+/** x². */
+export function square(x: number): number {
+  return x * x;
+}
+
+/** a + b. */
+export function add(a: number, b: number): number {
+  return a + b;
+}
+
+/** Identity (round-trips structured values). */
+export function identity<T>(x: T): T {
+  return x;
+}
+
+/** Returns nothing. */
+export function nothing(): void {}
+
+/** Resolves with `value` after `ms` (an async task). */
+export async function sleepy(ms: number, value: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return value;
+}
+
+/** Item 0 is slow: imap must still yield in input order. */
+export async function slowFirst(x: number): Promise<number> {
+  if (x === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+  return x;
+}
+
+/** Throws a RangeError for x === 3. */
+export function failOn3(x: number): number {
+  if (x === 3) throw new RangeError(`bad item ${x}`);
+  return x;
+}
+
+/** Returns a value that cannot be serialized. */
+export function unserializable(): unknown {
+  return () => 1;
+}
+
+/** Crashes its worker (an uncaught error outside the task) and never finishes. */
+export function crash(): Promise<never> {
+  setTimeout(() => {
+    throw new Error("worker crashed");
+  }, 0);
+  return new Promise<never>(() => {});
+}
+
+/** Blocks on an event passed through... (never set): for terminate tests. */
+export function blockForever(): void {
+  const never = new Int32Array(new SharedArrayBuffer(4));
+  // A raw Atomics.wait is not interruptible: use the module's memory wait instead.
+  void never;
+  (globalThis as { __event?: Event }).__event!.wait();
+}
+
+/** Initializer storing an event for blockForever. */
+export function keepEvent(event: Event): void {
+  (globalThis as { __event?: Event }).__event = event;
+}
+
+/** The id of the worker running the task. */
+export function whoAmI(): number {
+  return workerInfo()!.id;
+}
+
+/** Busy work for about `ms`. */
+export function busy(ms: number): number {
+  const end = performance.now() + ms;
+  let n = 0;
+  while (performance.now() < end) n++;
+  return n;
+}

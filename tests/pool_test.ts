@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { Event } from "../primitives/event.ts";
+import {
+  ClosedError,
+  ConcurrencyError,
+  RemoteError,
+  TimeoutError,
+  WorkerDiedError,
+} from "../primitives/errors.ts";
+import { Pool } from "../workers/pool.ts";
+
+const TASKS = new URL("./_tasks/pool_tasks.ts", import.meta.url);
+const T = { timeout: 30_000 };
+
+Deno.test({
+  name: "Pool: PL-1 size validation and default",
+  fn: () => {
+    for (const size of [0, -1, 1.5, 2000]) {
+      assert.throws(() => new Pool({ module: TASKS, size }), RangeError, `size ${size}`);
+    }
+    assert.throws(() => new Pool({ module: "./relative.ts" }), TypeError);
+  },
+});
+
+Deno.test({
+  name:
+    "Pool: PL-2/PL-3 apply, map (input order), map([]), starmap; PL-13' await using = close+join",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    assert.equal(pool.size, 2);
+    assert.equal(await pool.apply("square", [5]), 25);
+    assert.equal(await pool.apply("add", [2, 3]), 5);
+    const items = Array.from({ length: 200 }, (_, i) => i);
+    assert.deepEqual(await pool.map("square", items), items.map((x) => x * x));
+    assert.deepEqual(await pool.map("square", []), []);
+    assert.deepEqual(await pool.starmap("add", [[1, 2], [3, 4]]), [3, 7]);
+    assert.deepEqual(await pool.apply("identity", [{ a: [1, "x"], d: new Date(0) }]), {
+      a: [1, "x"],
+      d: new Date(0),
+    });
+    assert.equal(await pool.apply("nothing"), undefined);
+    assert.equal(await pool.apply("sleepy", [20, 7]), 7);
+  },
+});
+
+Deno.test({
+  name:
+    "Pool: PL-4/PL-7 a failing task rejects its own result with the remote stack; the pool goes on",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    const error = await pool.apply("failOn3", [3]).catch((e) => e);
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.remoteName, "RangeError");
+    assert.equal(error.message, "bad item 3");
+    assert.match((error.cause as Error).stack!, /failOn3/);
+    await assert.rejects(pool.map("failOn3", [0, 1, 2, 3, 4, 5]), /bad item 3/);
+    await assert.rejects(pool.apply("noSuchExport"), /no exported function "noSuchExport"/);
+    await assert.rejects(pool.apply("unserializable"), RemoteError, "PL-16");
+    assert.equal(await pool.apply("square", [9]), 81, "the pool survives");
+  },
+});
+
+Deno.test({
+  name: "Pool: PL-5/PL-6 applyAsync, AsyncResult, callbacks run once before ready",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    const seen: unknown[] = [];
+    const slow = pool.applyAsync<number>("sleepy", [300, 1], {
+      callback: (v) => seen.push(["ok", v]),
+      errorCallback: (e) => seen.push(["err", e]),
+    });
+    assert.equal(slow.ready(), false);
+    assert.throws(() => slow.successful(), ConcurrencyError);
+    await assert.rejects(slow.get({ timeout: 20 }), TimeoutError);
+    assert.equal(await slow.wait({ timeout: 10 }), false);
+    assert.equal(await slow.get(), 1);
+    assert.deepEqual(seen, [["ok", 1]]);
+    assert.equal(slow.ready(), true);
+    assert.equal(slow.successful(), true);
+    const failing = pool.applyAsync<number>("failOn3", [3], {
+      callback: (v) => seen.push(["ok", v]),
+      errorCallback: (e) => seen.push(["err", (e as Error).message]),
+    });
+    await assert.rejects(failing.get(), RemoteError);
+    assert.deepEqual(seen, [["ok", 1], ["err", "bad item 3"]]);
+    assert.equal(failing.successful(), false);
+    assert.equal(await failing.wait(), true);
+  },
+});
+
+Deno.test({
+  name: "Pool: PL-15' a throwing callback rejects only its own result; later results arrive",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    const bad = pool.applyAsync("square", [2], {
+      callback: () => {
+        throw new Error("callback bug");
+      },
+    });
+    const later = pool.applyAsync("square", [3]);
+    await assert.rejects(bad.get(), /callback bug/);
+    assert.equal(await later.get({ timeout: 5000 }), 9);
+    assert.equal(await pool.apply("square", [4]), 16);
+  },
+});
+
+Deno.test({
+  name:
+    "Pool: PL-9/PL-10 imap in input order, imapUnordered in completion order, error at its position",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    const ordered: number[] = [];
+    for await (const x of pool.imap<number>("slowFirst", [0, 1, 2, 3, 4, 5])) ordered.push(x);
+    assert.deepEqual(ordered, [0, 1, 2, 3, 4, 5]);
+    const unordered: number[] = [];
+    for await (const x of pool.imapUnordered<number>("slowFirst", [0, 1, 2, 3, 4, 5])) {
+      unordered.push(x);
+    }
+    assert.deepEqual([...unordered].sort(), [0, 1, 2, 3, 4, 5]);
+    assert.equal(unordered.at(-1), 0, "the slow item comes last");
+    const before: number[] = [];
+    await assert.rejects(async () => {
+      for await (const x of pool.imap<number>("failOn3", [0, 1, 2, 3, 4, 5])) before.push(x);
+    }, /bad item 3/);
+    assert.deepEqual(before, [0, 1, 2]);
+  },
+});
+
+Deno.test({
+  name:
+    "Pool: PL-11 close stops submissions, submitted tasks finish, join waits; join before close throws",
+  ...T,
+  fn: async () => {
+    const pool = new Pool({ module: TASKS, size: 2 });
+    await assert.rejects(pool.join(), ConcurrencyError);
+    const results = [1, 2, 3, 4, 5, 6].map((i) => pool.apply("sleepy", [30, i]));
+    pool.close();
+    await assert.rejects(pool.apply("square", [1]), ClosedError);
+    assert.throws(() => pool.applyAsync("square", [1]), ClosedError);
+    await pool.join();
+    assert.deepEqual(await Promise.all(results), [1, 2, 3, 4, 5, 6]);
+  },
+});
+
+Deno.test({
+  name: "Pool: PL-12' terminate stops workers blocked in waits and rejects pending tasks",
+  ...T,
+  fn: async () => {
+    const event = new Event();
+    const pool = new Pool({ module: TASKS, size: 2, initializer: "keepEvent", initArgs: [event] });
+    const blocked = [pool.apply("blockForever"), pool.apply("blockForever")];
+    const queued = Array.from({ length: 100 }, (_, i) => pool.apply("square", [i]));
+    const settled = Promise.allSettled([...blocked, ...queued]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const t0 = performance.now();
+    await pool.terminate();
+    assert.ok(performance.now() - t0 < 2000, "terminate returned promptly");
+    for (const result of (await settled).slice(0, 2)) {
+      assert.ok(result.status === "rejected" && result.reason instanceof ClosedError);
+    }
+    // Queued tasks either ran before terminate (fulfilled) or were rejected: none pending.
+    for (const result of (await settled).slice(2)) {
+      assert.ok(result.status === "fulfilled" || result.reason instanceof ClosedError);
+    }
+    await assert.rejects(pool.apply("square", [1]), ClosedError);
+  },
+});
+
+Deno.test({
+  name: "Pool: PL-14' a worker dying mid-task fails that task and is replaced",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    const before = new Set(await Promise.all([1, 2, 3, 4].map(() => pool.apply("whoAmI"))));
+    const error = await pool.apply("crash").catch((e) => e);
+    assert.ok(error instanceof WorkerDiedError, String(error));
+    assert.equal(await pool.apply("square", [3]), 9);
+    const after = await Promise.all(
+      Array.from({ length: 8 }, () => pool.apply<number>("busy", [5])),
+    );
+    assert.equal(after.length, 8);
+    const ids = new Set(await Promise.all([1, 2, 3, 4].map(() => pool.apply<number>("whoAmI"))));
+    assert.ok([...ids].some((id) => !before.has(id)) || ids.size <= 2);
+  },
+});
+
+Deno.test({
+  name:
+    "Pool: initializer runs once per worker with revived primitives; a failing initializer never hangs",
+  ...T,
+  fn: async () => {
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    {
+      await using pool = new Pool({
+        module: TASKS,
+        size: 2,
+        initializer: "init",
+        initArgs: [counter],
+      });
+      await pool.map("square", [1, 2, 3, 4]);
+      assert.equal(await pool.apply("initCount"), Atomics.load(counter, 0));
+    }
+    assert.equal(Atomics.load(counter, 0), 2);
+    const broken = new Pool({ module: TASKS, size: 1, initializer: "badInit" });
+    const error = await broken.apply("square", [2]).catch((e) => e);
+    assert.ok(error instanceof WorkerDiedError, String(error));
+    await broken.terminate();
+  },
+});

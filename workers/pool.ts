@@ -1,0 +1,570 @@
+/**
+ * `Pool`: a fixed set of worker threads running exported functions of your
+ * module (Python's `multiprocessing.Pool`), fed through shared memory.
+ *
+ * @module
+ */
+
+import { holdEventLoop } from "../shm/keep_alive.ts";
+import { normalizeTimeout } from "../shm/timeout.ts";
+import type { AsyncWaitOptions } from "../shm/timeout.ts";
+import {
+  ClosedError,
+  ConcurrencyError,
+  RemoteError,
+  TimeoutError,
+  WorkerDiedError,
+} from "../primitives/errors.ts";
+import type { ErrorRecord } from "./_control.ts";
+import { poolCodec, RESULT_OK } from "./_runtime.ts";
+import { MAX_CONSUMERS, TaskRing } from "./_task_ring.ts";
+import { toModuleUrl, WorkerProcess } from "./worker_process.ts";
+
+/** Options of {@linkcode Pool}. */
+export interface PoolOptions {
+  /**
+   * URL of the module whose exported functions the tasks name (usually
+   * `import.meta.url`). It must import this library.
+   */
+  module: string | URL;
+  /** Number of workers (default `navigator.hardwareConcurrency`). */
+  size?: number;
+  /**
+   * Name of an export each worker calls once at start-up with
+   * {@linkcode PoolOptions.initArgs} (where primitives may be passed: they
+   * arrive revived, unlike task arguments).
+   */
+  initializer?: string;
+  /** Arguments of the initializer (structured-cloneable; primitives allowed). */
+  initArgs?: readonly unknown[];
+  /** Bytes of each shared ring (tasks, results); default 1 MiB. Bounds one task's encoded size. */
+  ringBytes?: number;
+  /** Prefix of the workers' names (default `Pool-N`). */
+  name?: string;
+}
+
+/** Callbacks of {@linkcode Pool.applyAsync}. */
+export interface ApplyAsyncOptions<T> {
+  /** Called once with the value, before the result becomes ready. */
+  callback?: (value: T) => void;
+  /** Called once with the error, before the result becomes ready. */
+  errorCallback?: (error: unknown) => void;
+}
+
+/**
+ * The pending result of {@linkcode Pool.applyAsync} (Python's `AsyncResult`).
+ *
+ * @example
+ * ```ts ignore
+ * const result = pool.applyAsync<number>("square", [7]);
+ * console.log(result.ready()); // false (probably)
+ * console.log(await result.get({ timeout: 1000 })); // 49
+ * console.log(result.successful()); // true
+ * ```
+ */
+export class AsyncResult<T> {
+  readonly #promise: Promise<T>;
+  #state: "pending" | "fulfilled" | "rejected" = "pending";
+
+  /** @internal */
+  constructor(promise: Promise<T>) {
+    this.#promise = promise;
+    promise.then(
+      () => (this.#state = "fulfilled"),
+      () => (this.#state = "rejected"),
+    );
+  }
+
+  /** Whether the task has finished (and its callback has run). */
+  ready(): boolean {
+    return this.#state !== "pending";
+  }
+
+  /**
+   * Whether the task succeeded.
+   *
+   * @throws {ConcurrencyError} If the result is not ready yet.
+   */
+  successful(): boolean {
+    if (this.#state === "pending") {
+      throw new ConcurrencyError("Cannot tell whether the task succeeded: it is not ready");
+    }
+    return this.#state === "fulfilled";
+  }
+
+  /**
+   * The task's value.
+   *
+   * @param options `timeout` in ms (default: forever) and an abort `signal`.
+   * @returns The value the task returned.
+   * @throws {TimeoutError} If the timeout expires first (the task goes on).
+   * @throws {RemoteError} What the task threw (or `WorkerDiedError`, `ClosedError`).
+   */
+  get(options?: AsyncWaitOptions): Promise<T> {
+    const timeout = normalizeTimeout(options?.timeout);
+    const signal = options?.signal;
+    if (timeout === Infinity && signal === undefined) return this.#promise;
+    return new Promise<T>((resolve, reject) => {
+      const timer = timeout === Infinity ? undefined : setTimeout(() => {
+        done();
+        reject(new TimeoutError(`Cannot get result: timed out after ${timeout} ms`));
+      }, timeout);
+      const onAbort = () => {
+        done();
+        reject(signal!.reason);
+      };
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#promise.then(
+        (value) => (done(), resolve(value)),
+        (error) => (done(), reject(error)),
+      );
+    });
+  }
+
+  /**
+   * Waits until the result is ready, or the timeout.
+   *
+   * @param options `timeout` in ms and an abort `signal`.
+   * @returns Whether it is ready.
+   */
+  async wait(options?: AsyncWaitOptions): Promise<boolean> {
+    try {
+      await this.get(options);
+    } catch (error) {
+      if (error instanceof TimeoutError) return false;
+      if (options?.signal?.aborted && error === options.signal.reason) throw error;
+    }
+    return true;
+  }
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const RUNNING = 0;
+const CLOSED = 1;
+const TERMINATED = 2;
+
+let pools = 0;
+
+/**
+ * A pool of worker threads running exported functions of one module:
+ * `apply`, `applyAsync` (with callbacks), `map` / `starmap` (input order),
+ * `imap` (input order, lazily) and `imapUnordered` (completion order),
+ * `close` + `join`, `terminate`, and `await using` (close, then join).
+ *
+ * Tasks travel through a shared-memory ring that every worker pops from, and
+ * results through another: no `postMessage` per task. Task arguments and
+ * results are encoded with V8's serializer (structured-clone values, but no
+ * `SharedArrayBuffer`s: pass primitives to workers with
+ * {@linkcode PoolOptions.initializer} / `initArgs`).
+ *
+ * Failure rules (where Python's Pool hangs):
+ * - a task that throws rejects its own result with a `RemoteError` (remote
+ *   stack as `cause`); the pool goes on;
+ * - a worker that dies during a task rejects that task with
+ *   `WorkerDiedError` and is replaced: no result stays pending forever;
+ * - a callback that throws rejects that result with the callback's error;
+ *   later results are unaffected;
+ * - `terminate()` rejects every pending task with `ClosedError`.
+ *
+ * Pool workers are daemons: a program that forgets to close its pool still
+ * ends once its own work (including awaiting results) is done.
+ *
+ * @example
+ * ```ts ignore
+ * // squares.ts
+ * import { isMainThread, Pool } from "@concur/shm";
+ *
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * if (isMainThread()) {
+ *   await using pool = new Pool({ module: import.meta.url, size: 4 });
+ *   console.log(await pool.apply("square", [5])); // 25
+ *   console.log(await pool.map("square", [1, 2, 3])); // [1, 4, 9]
+ *   for await (const y of pool.imapUnordered("square", [4, 5])) console.log(y);
+ * }
+ * ```
+ */
+export class Pool implements AsyncDisposable {
+  /** Number of workers. */
+  readonly size: number;
+  readonly #module: URL;
+  readonly #initializer: string;
+  readonly #initArgs: readonly unknown[];
+  readonly #name: string;
+  readonly #tasks: TaskRing;
+  readonly #results: TaskRing;
+  readonly #workers: (WorkerProcess | undefined)[];
+  readonly #pending = new Map<number, Pending>();
+  #backlog: { id: number; payload: Uint8Array }[] = [];
+  #backlogHead = 0;
+  #nextId = 0;
+  #state = RUNNING;
+  #collecting = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #deathsWithoutProgress = 0;
+  #brokenCause: unknown;
+
+  /**
+   * Starts the workers.
+   *
+   * @param options Module, size, initializer...
+   * @throws {RangeError} If `size` is not an integer in [1, 1024].
+   * @throws {TypeError} If `module` is not an absolute URL.
+   */
+  constructor(options: PoolOptions) {
+    const size = options.size ?? navigator.hardwareConcurrency ?? 1;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_CONSUMERS) {
+      throw new RangeError(
+        `Cannot create pool: the number of workers must be an integer in [1, ${MAX_CONSUMERS}], received ${size}`,
+      );
+    }
+    this.size = size;
+    this.#module = toModuleUrl(options.module);
+    this.#initializer = options.initializer ?? "";
+    this.#initArgs = options.initArgs ?? [];
+    this.#name = options.name ?? `Pool-${++pools}`;
+    const ringBytes = options.ringBytes ?? 1 << 20;
+    this.#tasks = TaskRing.create(ringBytes);
+    this.#results = TaskRing.create(ringBytes);
+    this.#workers = new Array(size).fill(undefined);
+    for (let slot = 0; slot < size; slot++) this.#spawn(slot);
+  }
+
+  #spawn(slot: number): void {
+    const worker = WorkerProcess._forPool(
+      this.#module,
+      this.#initializer,
+      this.#initArgs,
+      `${this.#name}-worker-${slot}`,
+      { tasks: this.#tasks.memory.handle(), results: this.#results.memory.handle(), slot },
+      (process) => this.#onWorkerExit(slot, process),
+    );
+    this.#workers[slot] = worker;
+    worker.start();
+  }
+
+  #onWorkerExit(slot: number, process: WorkerProcess): void {
+    if (this.#workers[slot] !== process) return;
+    this.#workers[slot] = undefined;
+    this.#drain();
+    const id = this.#tasks.current(slot);
+    if (id !== 0) {
+      this.#tasks.clearCurrent(slot);
+      const entry = this.#pending.get(id);
+      if (entry !== undefined) {
+        this.#pending.delete(id);
+        entry.reject(
+          new WorkerDiedError(
+            `Cannot complete task ${id}: pool worker ${process.name} died while running it (exit code ${process.exitCode})`,
+            { cause: process.error },
+          ),
+        );
+      }
+    }
+    this.#results.wakeAll(); // the collector re-checks what is pending
+    if (this.#state === TERMINATED) return;
+    if (this.#state === CLOSED && process.exitCode === 0) return; // drained and closed
+    if (++this.#deathsWithoutProgress > 2 * this.size + 2) {
+      // Workers die before finishing anything (bad module or initializer): stop.
+      this.#brokenCause = process.error;
+      this.#failAll(
+        () =>
+          new WorkerDiedError(
+            `Cannot run tasks: pool workers keep dying (${process.name}: ${process.error?.message})`,
+            { cause: process.error },
+          ),
+      );
+      void this.terminate();
+      return;
+    }
+    this.#spawn(slot);
+  }
+
+  #failAll(error: () => unknown): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    for (const entry of pending) entry.reject(error());
+    this.#results.wakeAll();
+  }
+
+  /** Resolves or rejects every finished task; returns how many. */
+  #drain(): number {
+    let count = 0;
+    for (;;) {
+      const record = this.#results.tryPop();
+      if (record === undefined) break;
+      count++;
+      const entry = this.#pending.get(record.id);
+      if (entry === undefined) continue;
+      this.#pending.delete(record.id);
+      try {
+        const value = poolCodec.decode(record.payload);
+        if (record.tag === RESULT_OK) entry.resolve(value);
+        else {
+          const { name, message, stack } = value as ErrorRecord;
+          entry.reject(new RemoteError(name, message, stack));
+        }
+      } catch (error) {
+        entry.reject(error);
+      }
+    }
+    if (count > 0) this.#deathsWithoutProgress = 0;
+    return count;
+  }
+
+  #flush(): void {
+    const backlog = this.#backlog;
+    while (this.#backlogHead < backlog.length) {
+      const { id, payload } = backlog[this.#backlogHead];
+      if (!this.#tasks.tryPush(id, 0, payload)) return;
+      backlog[this.#backlogHead++] = undefined as never;
+    }
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    if (this.#state === CLOSED) this.#tasks.close();
+  }
+
+  async #collect(): Promise<void> {
+    if (this.#collecting) return;
+    this.#collecting = true;
+    const release = holdEventLoop(); // results are awaited: keep the program alive
+    try {
+      while (this.#pending.size > 0) {
+        this.#drain();
+        this.#flush();
+        if (this.#pending.size === 0) break;
+        if (this.#results.count === 0) {
+          // Yield to let callers' continuations run before sleeping.
+          await this.#results.waitForRecord();
+        }
+      }
+    } finally {
+      release();
+      this.#collecting = false;
+      this.#idle?.resolve();
+      this.#idle = undefined;
+    }
+  }
+
+  #submit(fn: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.#state !== RUNNING) {
+      throw new ClosedError(`Cannot submit task "${fn}": the pool is not running`);
+    }
+    if (typeof fn !== "string") {
+      throw new TypeError(`Cannot submit task: fn must be an export name, received ${typeof fn}`);
+    }
+    const encoded = poolCodec.encode([fn, args]);
+    if (encoded.length > this.#tasks.maxPayload) {
+      throw new RangeError(
+        `Cannot submit task "${fn}": its ${encoded.length} encoded bytes exceed the ring's ${this.#tasks.maxPayload} (raise ringBytes)`,
+      );
+    }
+    const id = (this.#nextId = (this.#nextId % 0x7fffffff) + 1);
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.set(id, { resolve, reject });
+    if (this.#backlogHead < this.#backlog.length || !this.#tasks.tryPush(id, 0, encoded)) {
+      this.#backlog.push({ id, payload: encoded.slice() });
+    }
+    if (!this.#collecting) void this.#collect();
+    return promise;
+  }
+
+  /**
+   * Runs `fn(...args)` in a worker and resolves with its value.
+   *
+   * @param fn Name of an export of the pool's module.
+   * @param args Its arguments.
+   * @returns What the task returned (awaited if it returned a promise).
+   * @throws {ClosedError} If the pool was closed or terminated.
+   * @throws {RemoteError} What the task threw.
+   * @throws {WorkerDiedError} If its worker died during the task.
+   */
+  apply<T = unknown>(fn: string, args: readonly unknown[] = []): Promise<T> {
+    try {
+      return this.#submit(fn, args) as Promise<T>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Submits `fn(...args)`; `callback` / `errorCallback` run once when it
+   * finishes, before the result is ready. If a callback throws, the result
+   * rejects with that error (later results are unaffected).
+   *
+   * @param fn Name of an export of the pool's module.
+   * @param args Its arguments.
+   * @param options `callback` and `errorCallback`.
+   * @returns The pending result.
+   * @throws {ClosedError} If the pool was closed or terminated.
+   */
+  applyAsync<T = unknown>(
+    fn: string,
+    args: readonly unknown[] = [],
+    options?: ApplyAsyncOptions<T>,
+  ): AsyncResult<T> {
+    const task = this.#submit(fn, args) as Promise<T>;
+    const settled = task.then(
+      (value) => {
+        options?.callback?.(value);
+        return value;
+      },
+      (error) => {
+        options?.errorCallback?.(error);
+        throw error;
+      },
+    );
+    settled.catch(() => {}); // rejection is delivered through get()
+    return new AsyncResult(settled);
+  }
+
+  /**
+   * Runs `fn(item)` for every item; resolves with the values in input order.
+   * If tasks fail, it still waits for all of them, then rejects with the
+   * first failure in input order.
+   *
+   * @param fn Name of an export of the pool's module.
+   * @param items One argument per task.
+   * @returns The values, in input order.
+   */
+  map<T = unknown>(fn: string, items: Iterable<unknown>): Promise<T[]> {
+    return this.starmap<T>(fn, mapArgs(items));
+  }
+
+  /**
+   * Like {@linkcode Pool.map} with each item spread as the arguments.
+   *
+   * @param fn Name of an export of the pool's module.
+   * @param argsList The arguments of each task.
+   * @returns The values, in input order.
+   */
+  async starmap<T = unknown>(fn: string, argsList: Iterable<readonly unknown[]>): Promise<T[]> {
+    const tasks: Promise<unknown>[] = [];
+    for (const args of argsList) tasks.push(this.#submit(fn, args));
+    const settled = await Promise.allSettled(tasks);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  }
+
+  /**
+   * Submits `fn(item)` for every item and yields the values in input order,
+   * as soon as each next one is ready. A failed task throws at its position.
+   *
+   * @param fn Name of an export of the pool's module.
+   * @param items One argument per task.
+   * @returns An async iterator over the values.
+   */
+  async *imap<T = unknown>(fn: string, items: Iterable<unknown>): AsyncGenerator<T> {
+    const tasks: Promise<unknown>[] = [];
+    for (const args of mapArgs(items)) {
+      const task = this.#submit(fn, args);
+      task.catch(() => {}); // delivered in order below
+      tasks.push(task);
+    }
+    for (const task of tasks) yield (await task) as T;
+  }
+
+  /**
+   * Submits `fn(item)` for every item and yields the values in completion
+   * order (Python's `imap_unordered`). A failed task throws when its turn
+   * comes.
+   *
+   * @param fn Name of an export of the pool's module.
+   * @param items One argument per task.
+   * @returns An async iterator over the values.
+   */
+  async *imapUnordered<T = unknown>(fn: string, items: Iterable<unknown>): AsyncGenerator<T> {
+    const done: PromiseSettledResult<unknown>[] = [];
+    let wake: (() => void) | undefined;
+    let total = 0;
+    for (const args of mapArgs(items)) {
+      total++;
+      this.#submit(fn, args).then(
+        (value) => done.push({ status: "fulfilled", value }),
+        (reason) => done.push({ status: "rejected", reason }),
+      ).finally(() => wake?.());
+    }
+    for (let yielded = 0; yielded < total; yielded++) {
+      while (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      const next = done.shift()!;
+      if (next.status === "rejected") throw next.reason;
+      yield next.value as T;
+    }
+  }
+
+  /**
+   * Stops accepting tasks; those already submitted still run, and the
+   * workers exit once the queue is drained. Idempotent.
+   */
+  close(): void {
+    if (this.#state !== RUNNING) return;
+    this.#state = CLOSED;
+    if (this.#backlogHead >= this.#backlog.length) this.#tasks.close();
+  }
+
+  /**
+   * Waits for every submitted task and for the workers to exit. Call
+   * {@linkcode Pool.close} (or {@linkcode Pool.terminate}) first.
+   *
+   * @throws {ConcurrencyError} If the pool is still running.
+   */
+  async join(): Promise<void> {
+    if (this.#state === RUNNING) {
+      throw new ConcurrencyError("Cannot join pool: it is still running (close() it first)");
+    }
+    while (this.#pending.size > 0) {
+      this.#idle ??= Promise.withResolvers<void>();
+      if (!this.#collecting) void this.#collect();
+      await this.#idle.promise;
+    }
+    if (this.#state === CLOSED) this.#tasks.close();
+    await Promise.all(
+      this.#workers.map((worker) => worker?.joinAsync()),
+    );
+  }
+
+  /**
+   * Stops the workers now (cooperatively, then by force) and rejects every
+   * pending task with `ClosedError`. Resolves once the workers are gone.
+   */
+  async terminate(): Promise<void> {
+    const wasTerminated = this.#state === TERMINATED;
+    this.#state = TERMINATED;
+    if (!wasTerminated) {
+      this.#failAll(() =>
+        this.#brokenCause === undefined
+          ? new ClosedError("Cannot complete task: the pool was terminated")
+          : new WorkerDiedError("Cannot complete task: the pool broke", {
+            cause: this.#brokenCause,
+          })
+      );
+    }
+    const workers = this.#workers.filter((w): w is WorkerProcess => w !== undefined);
+    for (const worker of workers) worker.terminate();
+    await Promise.all(workers.map((worker) => worker.joinAsync()));
+  }
+
+  /** `close()` then `join()`: submitted tasks finish, then the workers exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.join();
+  }
+}
+
+function* mapArgs(items: Iterable<unknown>): Iterable<unknown[]> {
+  for (const item of items) yield [item];
+}
