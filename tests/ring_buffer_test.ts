@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { RingBuffer, type RingBufferHandle } from "../primitives/ring_buffer.ts";
+import { Queue } from "../primitives/queue.ts";
+import { ClosedError, LayoutError, MessageCorruptError } from "../primitives/errors.ts";
+import { timed, WorkerGroup } from "./_helpers.ts";
+
+const TASKS = new URL("./_tasks/ring_buffer_tasks.ts", import.meta.url);
+/** Cell where a ring's data starts (base 16 + 48 control cells). */
+const DATA = 64;
+
+Deno.test("RingBuffer: capacity rounds up to a power of two; bad capacities throw", () => {
+  assert.equal(new RingBuffer(1).capacity, 16);
+  assert.equal(new RingBuffer(1000).capacity, 1024);
+  assert.equal(new RingBuffer(64).maxMessageBytes, 60);
+  for (const bad of [0, -4, 1.5, NaN, 2 ** 31]) {
+    assert.throws(() => new RingBuffer(bad), RangeError, `capacity ${bad}`);
+  }
+});
+
+Deno.test("RingBuffer: messages keep their boundaries, the empty message is a message", () => {
+  const ring = new RingBuffer(64);
+  assert.equal(ring.tryPop(), undefined);
+  assert.equal(ring.empty(), true);
+  ring.push(new Uint8Array([1]));
+  ring.push(new Uint8Array(0));
+  ring.push(new Uint8Array([2, 3]));
+  assert.equal(ring.usedBytes(), 8 + 4 + 8);
+  assert.deepEqual([...ring.pop()!], [1]);
+  assert.equal(ring.pop()!.length, 0);
+  assert.deepEqual([...ring.pop()!], [2, 3]);
+  assert.equal(ring.empty(), true);
+});
+
+Deno.test("RingBuffer: exact bytes across many wrap-arounds (single thread, random sizes)", () => {
+  const ring = new RingBuffer(256);
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const inFlight: Uint8Array[] = [];
+  let pushed = 0;
+  let popped = 0;
+  while (popped < 20_000) {
+    if (random() < 0.55 && pushed < 20_000) {
+      const bytes = new Uint8Array(Math.floor(random() * 100));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = (pushed + j * 13) & 0xff;
+      if (ring.tryPush(bytes)) {
+        inFlight.push(bytes);
+        pushed++;
+      }
+    } else {
+      const got = ring.tryPop();
+      if (got !== undefined) {
+        assert.deepEqual(got, inFlight.shift());
+        popped++;
+      }
+    }
+  }
+  assert.equal(ring.empty(), true);
+});
+
+Deno.test("RingBuffer: typed numbers - singles, batches, partial pops, int32 and float64", () => {
+  const ring = new RingBuffer(64);
+  assert.equal(ring.tryPushNumber(1), true);
+  assert.equal(ring.tryPushNumber(-2.5), true);
+  assert.equal(ring.tryPushNumber(2 ** 40), true);
+  assert.equal(ring.tryPushNumber(-0), true);
+  assert.equal(ring.popNumber(), 1);
+  assert.equal(ring.popNumber(), -2.5);
+  assert.equal(ring.popNumber(), 2 ** 40);
+  assert.ok(Object.is(ring.popNumber(), -0));
+  assert.equal(ring.tryPushNumbers(new Int32Array([1, 2, 3, 4, 5])), 5);
+  const two = new Int32Array(2);
+  assert.equal(ring.tryPopNumbers(two), 2);
+  assert.deepEqual([...two], [1, 2]);
+  assert.equal(ring.popNumber(), 3, "a single pop takes from the rest of the run");
+  assert.equal(ring.tryPopNumbers(new Int32Array(10)), 2);
+  assert.equal(ring.tryPushNumbers(new Float64Array([0.5, 1.5])), 2);
+  const f = new Float64Array(4);
+  assert.equal(ring.popNumbers(f), 2);
+  assert.deepEqual([...f.subarray(0, 2)], [0.5, 1.5]);
+  // Batches larger than the ring go in as much as fits.
+  assert.equal(ring.tryPushNumbers(new Int32Array(100)), 15);
+  assert.equal(ring.tryPopNumbers(new Int32Array(100)), 15);
+});
+
+Deno.test("RingBuffer: a typed pop that meets the other kind throws TypeError and takes nothing", () => {
+  const ring = new RingBuffer(64);
+  ring.pushNumber(7);
+  assert.throws(() => ring.tryPop(), TypeError);
+  assert.throws(() => ring.pop(), TypeError);
+  assert.throws(() => ring.popMany(4), TypeError);
+  assert.equal(
+    ring.tryPopNumbers(new Float64Array(1)),
+    0,
+    "int32 run does not go into a Float64Array",
+  );
+  assert.throws(() => ring.popNumbers(new Float64Array(1)), TypeError);
+  assert.equal(ring.popNumber(), 7);
+  ring.push(new Uint8Array([1]));
+  assert.throws(() => ring.tryPopNumber(), TypeError);
+  assert.throws(() => ring.popNumbers(new Int32Array(1)), TypeError);
+  assert.deepEqual([...ring.pop()!], [1]);
+  assert.throws(() => ring.push("no" as unknown as Uint8Array), TypeError);
+  assert.throws(() => ring.pushNumber("1" as unknown as number), TypeError);
+  assert.throws(() => ring.pushNumbers([1] as unknown as Int32Array), TypeError);
+});
+
+Deno.test("RingBuffer: a message that can never fit is a RangeError, never a hang", () => {
+  const ring = new RingBuffer(64);
+  assert.throws(() => ring.push(new Uint8Array(61)), RangeError);
+  assert.throws(() => ring.tryPush(new Uint8Array(61)), RangeError);
+  assert.throws(() => ring.pushMany([new Uint8Array(1), new Uint8Array(100)]), RangeError);
+  assert.equal(ring.empty(), true, "a refused batch pushes nothing");
+  assert.equal(ring.push(new Uint8Array(60)), true);
+  assert.equal(ring.tryPush(new Uint8Array(0)), false, "full");
+});
+
+Deno.test("RingBuffer: timeouts are never early and bounded late", async () => {
+  const ring = new RingBuffer(16);
+  let [value, ms] = await timed(() => ring.pop({ timeout: 50 }));
+  assert.equal(value, undefined);
+  assert.ok(ms >= 49 && ms < 550, `pop timeout took ${ms} ms`);
+  [value, ms] = await timed(() => ring.popAsync({ timeout: 30 }));
+  assert.equal(value, undefined);
+  assert.ok(ms >= 29 && ms < 530, `popAsync timeout took ${ms} ms`);
+  ring.push(new Uint8Array(12));
+  const [ok, ms2] = await timed(() => ring.push(new Uint8Array(4), { timeout: 50 }));
+  assert.equal(ok, false);
+  assert.ok(ms2 >= 49 && ms2 < 550, `push timeout took ${ms2} ms`);
+  const [okA, ms3] = await timed(() => ring.pushNumberAsync(1, { timeout: 30 }));
+  assert.equal(okA, false);
+  assert.ok(ms3 >= 29 && ms3 < 530, `pushNumberAsync timeout took ${ms3} ms`);
+  assert.throws(() => ring.popNumber({ timeout: -1 }), TypeError, "the next message is bytes");
+  assert.equal(ring.pop()!.length, 12);
+  const [none, ms4] = await timed(() => ring.popNumber({ timeout: -1 }));
+  assert.equal(none, undefined, "a negative timeout polls once");
+  assert.ok(ms4 < 20);
+});
+
+Deno.test("RingBuffer: async forms honour AbortSignal", async () => {
+  const ring = new RingBuffer(16);
+  const c = new AbortController();
+  const pending = ring.popAsync({ signal: c.signal });
+  c.abort(new Error("stop"));
+  await assert.rejects(pending, /stop/);
+  const waiting = ring.popNumberAsync({ timeout: 5000 });
+  ring.pushNumber(5);
+  assert.equal(await waiting, 5);
+});
+
+Deno.test("RingBuffer: close - push throws ClosedError, pop drains then throws", async () => {
+  const ring = new RingBuffer(64);
+  ring.push(new Uint8Array([1]));
+  ring.pushNumber(2);
+  ring.close();
+  ring.close();
+  assert.equal(ring.closed, true);
+  assert.throws(() => ring.push(new Uint8Array(1)), ClosedError);
+  assert.throws(() => ring.tryPushNumber(1), ClosedError);
+  await assert.rejects(ring.pushAsync(new Uint8Array(1)), ClosedError);
+  assert.deepEqual([...ring.pop()!], [1]);
+  assert.equal(ring.popNumber(), 2);
+  assert.throws(() => ring.pop(), ClosedError);
+  assert.throws(() => ring.tryPop(), ClosedError);
+  assert.throws(() => ring.tryPopNumbers(new Int32Array(1)), ClosedError);
+  await assert.rejects(ring.popNumberAsync(), ClosedError);
+});
+
+Deno.test({
+  name: "RingBuffer: close wakes a consumer blocked in a worker",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const ring = new RingBuffer(64);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const blocked = group.run<string>(TASKS, "blockedPop", ring.handle, flag);
+    await Atomics.waitAsync(flag, 0, 0, 5000).value;
+    ring.close();
+    assert.equal(await blocked, "ClosedError");
+  },
+});
+
+Deno.test("RingBuffer: foreign, wrong-kind and corrupted memory", () => {
+  const ring = new RingBuffer(64);
+  const h = ring.handle;
+  assert.throws(
+    () => RingBuffer.from(new Queue(1).handle as unknown as RingBufferHandle),
+    LayoutError,
+  );
+  assert.throws(
+    () =>
+      RingBuffer.from({
+        kind: "RingBuffer",
+        memory: { ...h.memory, buffer: new SharedArrayBuffer(h.memory.byteLength) },
+      }),
+    (e: unknown) => e instanceof LayoutError && e.problem === "bad-magic",
+  );
+  const copy = new SharedArrayBuffer(h.memory.byteLength);
+  new Uint8Array(copy).set(new Uint8Array(h.memory.buffer!));
+  new Int32Array(copy)[4] = 3; // not a power of two
+  assert.throws(
+    () => RingBuffer.from({ kind: "RingBuffer", memory: { ...h.memory, buffer: copy } }),
+    (e: unknown) => e instanceof LayoutError && e.problem === "bad-parameters",
+  );
+  // A frame header claiming more bytes than were published.
+  ring.push(new Uint8Array([1, 2, 3, 4]));
+  new Int32Array(h.memory.buffer!)[DATA] = 1000;
+  assert.throws(() => ring.pop(), MessageCorruptError);
+  const numbers = new RingBuffer(64);
+  numbers.pushNumber(1);
+  new Int32Array(numbers.handle.memory.buffer!)[DATA] = 0x80000000 | 0; // a run of 0
+  assert.throws(() => numbers.popNumber(), MessageCorruptError);
+});
+
+Deno.test({
+  name: "RingBuffer: random sizes across thousands of wrap-arounds between workers, bytes exact",
+  timeout: 60_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const ring = new RingBuffer(4096);
+    const n = 100_000;
+    const maxLength = 300;
+    const consumer = group.run<[number, number]>(
+      TASKS,
+      "popMessages",
+      ring.handle,
+      7,
+      n,
+      maxLength,
+    );
+    await group.run(TASKS, "pushMessages", ring.handle, 7, n, maxLength);
+    const [count, mismatches] = await consumer;
+    assert.equal(count, n);
+    assert.equal(mismatches, 0);
+    assert.equal(ring.empty(), true);
+  },
+});
+
+Deno.test({
+  name: "RingBuffer: 2,000,000 int32 singles and batches between workers in order",
+  timeout: 60_000,
+  async fn() {
+    using group = new WorkerGroup();
+    for (const [batch, n] of [[1, 500_000], [64, 2_000_000]]) {
+      const ring = new RingBuffer(4096);
+      const consumer = group.run<[number, number, number]>(TASKS, "popInts", ring.handle, n, batch);
+      await group.run(TASKS, "pushInts", ring.handle, n, batch);
+      const [count, violations, sum] = await consumer;
+      assert.equal(count, n);
+      assert.equal(violations, 0);
+      assert.equal(sum, (n * (n - 1)) / 2);
+    }
+  },
+});
