@@ -16,6 +16,7 @@ import {
   conditionScenario,
   eventScenario,
   semaphoreScenario,
+  sharedValueScenario,
 } from "./scenarios/sync_scenarios.ts";
 
 const SCHEDULES = 500;
@@ -30,6 +31,7 @@ const scenarios = [
   eventScenario,
   conditionScenario(2, 1),
   barrierScenario(3, 2),
+  sharedValueScenario(3, 2),
 ];
 
 Deno.test({

@@ -10,6 +10,7 @@ import {
   conditionScenario,
   eventScenario,
   semaphoreScenario,
+  sharedValueScenario,
 } from "./sync_scenarios.ts";
 
 /** A scenario and whether the bounded exhaustive search over it is small enough to finish. */
@@ -37,6 +38,7 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "condition", scenario: conditionScenario(2, 2) },
   { group: "barrier", scenario: barrierScenario(3, 2) },
   { group: "barrier", scenario: barrierScenario(2, 3), exhaustiveBound: 1 },
+  { group: "shared-value", scenario: sharedValueScenario(3, 2) },
   { group: "queue", scenario: queueScenario(2, 1, 2, 1) },
   { group: "queue", scenario: queueScenario(2, 2, 2, 2) },
   { group: "queue", scenario: queueScenario(2, 1, 3, 2, true) },

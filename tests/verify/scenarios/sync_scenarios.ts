@@ -9,6 +9,7 @@ import { Condition, type ConditionHandle } from "../../../primitives/condition.t
 import { Event, type EventHandle } from "../../../primitives/event.ts";
 import { Mutex } from "../../../primitives/mutex.ts";
 import { Semaphore, type SemaphoreHandle } from "../../../primitives/semaphore.ts";
+import { SharedValue, type SharedValueHandle } from "../../../primitives/shared_value.ts";
 import { checkingAllocator, CheckingMemory } from "../../../shm/checking/checking_memory.ts";
 import type { Scenario } from "../../../shm/checking/controller.ts";
 import type { MemoryHandle } from "../../../shm/memory.ts";
@@ -215,6 +216,49 @@ export function barrierScenario(parties: number, rounds: number): Scenario<Barri
           throw new Error(`round ${round} indices ${indices.join()}`);
         }
       }
+    },
+  };
+}
+
+// ----------------------------------------------------------- SharedValue
+
+interface ValueState {
+  value: SharedValueHandle;
+  counter: SharedValueHandle;
+  rounds: number;
+}
+
+/** Read-modify-writes a float64 under its lock, and adds to an int32 atomically. */
+export function valueThread(state: ValueState): number {
+  const value = SharedValue.from(state.value);
+  const counter = SharedValue.from(state.counter);
+  for (let i = 0; i < state.rounds; i++) {
+    value.withLock(() => {
+      value.value = value.value + 1.5;
+    });
+    counter.add(1);
+  }
+  return state.rounds;
+}
+
+/** `threads` threads update a float64 (locked) and an int32 (atomic): no update lost. */
+export function sharedValueScenario(threads: number, rounds: number): Scenario<ValueState> {
+  return {
+    name: `SharedValue ${threads} threads x ${rounds}`,
+    module: import.meta.url,
+    threads: Array(threads).fill("valueThread"),
+    setup: () => ({
+      // The lock is passed explicitly: SharedValue's default lock ignores
+      // `allocate` (it is always a SharedArrayBuffer Mutex; reported).
+      value: new SharedValue("float64", 0.25, { allocate, lock: new Mutex({ allocate }) }).handle,
+      counter: new SharedValue("int32", 0, { allocate, lock: false }).handle,
+      rounds,
+    }),
+    check: (state) => {
+      const value = SharedValue.from(state.value).value;
+      const counter = SharedValue.from(state.counter).value;
+      if (value !== 0.25 + 1.5 * threads * rounds) throw new Error(`float64 value ${value}`);
+      if (counter !== threads * rounds) throw new Error(`int32 counter ${counter}`);
     },
   };
 }
