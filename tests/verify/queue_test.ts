@@ -5,7 +5,12 @@
  */
 import { SimulationPool } from "../../shm/checking/controller.ts";
 import { assertExplored, exploreRandom } from "../../shm/checking/explore.ts";
-import { closeScenario, joinScenario, queueScenario } from "./scenarios/queue_scenarios.ts";
+import {
+  closeBlockedPutScenario,
+  closeScenario,
+  joinScenario,
+  queueScenario,
+} from "./scenarios/queue_scenarios.ts";
 
 const SCHEDULES = 300;
 
@@ -15,6 +20,7 @@ const scenarios = [
   queueScenario(2, 1, 3, 2, true),
   closeScenario(3, 2),
   joinScenario(3, 2),
+  closeBlockedPutScenario(3, 1),
 ];
 
 Deno.test({

@@ -13,7 +13,9 @@ import {
 } from "./scenarios/mutex_scenarios.ts";
 import {
   barrierScenario,
+  barrierTimeoutScenario,
   conditionScenario,
+  conditionTimeoutScenario,
   eventScenario,
   semaphoreScenario,
   sharedValueScenario,
@@ -32,6 +34,8 @@ const scenarios = [
   conditionScenario(2, 1),
   barrierScenario(3, 2),
   sharedValueScenario(3, 2),
+  conditionTimeoutScenario(1),
+  barrierTimeoutScenario(3),
 ];
 
 Deno.test({

@@ -4,10 +4,17 @@
  */
 import type { Scenario } from "../../../shm/checking/controller.ts";
 import { mutexMixedScenario, mutexScenario, recursiveMutexScenario } from "./mutex_scenarios.ts";
-import { closeScenario, joinScenario, queueScenario } from "./queue_scenarios.ts";
+import {
+  closeBlockedPutScenario,
+  closeScenario,
+  joinScenario,
+  queueScenario,
+} from "./queue_scenarios.ts";
 import {
   barrierScenario,
+  barrierTimeoutScenario,
   conditionScenario,
+  conditionTimeoutScenario,
   eventScenario,
   semaphoreScenario,
   sharedValueScenario,
@@ -36,12 +43,15 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "event", scenario: eventScenario },
   { group: "condition", scenario: conditionScenario(2, 1), exhaustiveBound: 1 },
   { group: "condition", scenario: conditionScenario(2, 2) },
+  { group: "condition", scenario: conditionTimeoutScenario(1), exhaustiveBound: 1 },
   { group: "barrier", scenario: barrierScenario(3, 2) },
   { group: "barrier", scenario: barrierScenario(2, 3), exhaustiveBound: 1 },
+  { group: "barrier", scenario: barrierTimeoutScenario(3) },
   { group: "shared-value", scenario: sharedValueScenario(3, 2) },
   { group: "queue", scenario: queueScenario(2, 1, 2, 1) },
   { group: "queue", scenario: queueScenario(2, 2, 2, 2) },
   { group: "queue", scenario: queueScenario(2, 1, 3, 2, true) },
   { group: "queue", scenario: closeScenario(3, 2) },
+  { group: "queue", scenario: closeBlockedPutScenario(3, 1), exhaustiveBound: 2 },
   { group: "joinable-queue", scenario: joinScenario(3, 2) },
 ];

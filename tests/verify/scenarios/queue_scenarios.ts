@@ -204,3 +204,60 @@ export function joinScenario(items: number, capacity: number): Scenario<JoinStat
     },
   };
 }
+
+/** Puts items until the queue is closed under it; returns the items whose put returned. */
+export function putUntilClosed(state: CloseState): number[] {
+  const queue = Queue.from<number>(state.queue);
+  const put: number[] = [];
+  for (let k = 0; k < state.perProducer; k++) {
+    try {
+      queue.put(item(0, k));
+      put.push(item(0, k));
+    } catch (err) {
+      if (err instanceof QueueClosedError) return put;
+      throw err;
+    }
+  }
+  return put;
+}
+
+/** Takes one item, closes the queue, then drains it. */
+export function getThenClose(state: CloseState): number[] {
+  const queue = Queue.from<number>(state.queue);
+  const got = [queue.get()];
+  queue.close();
+  for (;;) {
+    try {
+      got.push(queue.get());
+    } catch (err) {
+      if (err instanceof QueueClosedError) return got;
+      throw err;
+    }
+  }
+}
+
+/**
+ * The consumer closes the queue while the producer may be blocked on a full
+ * queue: exactly the items whose put returned are delivered (a put that
+ * threw QueueClosedError delivers nothing), in order.
+ */
+export function closeBlockedPutScenario(
+  perProducer: number,
+  capacity: number,
+): Scenario<CloseState> {
+  return {
+    name: `Queue(${capacity}) closed under a blocked producer (${perProducer} items)`,
+    module: import.meta.url,
+    threads: ["putUntilClosed", "getThenClose"],
+    setup: () => ({
+      queue: new Queue<number>(capacity, { allocate, codec: "number" }).handle,
+      perProducer,
+    }),
+    check: (_state, results) => {
+      const [put, got] = results as number[][];
+      if (put.join() !== got.join()) {
+        throw new Error(`put returned for ${put.join(",")} but delivered ${got.join(",")}`);
+      }
+    },
+  };
+}

@@ -262,3 +262,74 @@ export function sharedValueScenario(threads: number, rounds: number): Scenario<V
     },
   };
 }
+
+/** Like {@linkcode conditionConsumer}, but waits with a timeout and retries. */
+export function conditionTimedConsumer(state: ConditionState): number {
+  const condition = Condition.from(state.condition);
+  const items = CheckingMemory.from(state.items);
+  let taken = 0;
+  for (let i = 0; i < state.perConsumer; i++) {
+    condition.withLock(() => {
+      while (!condition.waitFor(() => items.load(0) > 0, { timeout: 3 })) { /* retry */ }
+      items.add(0, -1);
+      taken++;
+    });
+  }
+  return taken;
+}
+
+/**
+ * One consumer waits with timeouts, one without: a notify aimed at a waiter
+ * that times out must not be lost for the other one (that would deadlock).
+ */
+export function conditionTimeoutScenario(perConsumer: number): Scenario<ConditionState> {
+  return {
+    name: `Condition timed + untimed consumers x ${perConsumer}`,
+    module: import.meta.url,
+    threads: ["conditionTimedConsumer", "conditionConsumer", "conditionProducer"],
+    setup: () => ({
+      condition: new Condition({ allocate, lock: new Mutex({ allocate }) }).handle,
+      items: allocate(4).handle(),
+      perConsumer,
+      consumers: 2,
+    }),
+    check: (state) => {
+      const left = CheckingMemory.from(state.items).load(0);
+      if (left !== 0) throw new Error(`${left} items left`);
+    },
+  };
+}
+
+/** Waits at the barrier (thread 0 with a timeout); reports "passed" or "broken". */
+export function barrierTimedThread(state: BarrierState, thread: number): string {
+  const barrier = Barrier.from(state.barrier);
+  try {
+    barrier.wait(thread === 0 ? { timeout: 5 } : undefined);
+    return "passed";
+  } catch (err) {
+    if ((err as Error).name === "BrokenBarrierError") return "broken";
+    throw err;
+  }
+}
+
+/**
+ * A party times out: either everyone passed first, or the barrier breaks for
+ * everyone (nobody is left waiting, nobody passes a broken generation).
+ */
+export function barrierTimeoutScenario(parties: number): Scenario<BarrierState> {
+  return {
+    name: `Barrier ${parties} parties, one with a timeout`,
+    module: import.meta.url,
+    threads: Array(parties).fill("barrierTimedThread"),
+    setup: () => ({
+      barrier: new Barrier(parties, { allocate }).handle,
+      arrivals: allocate(4).handle(),
+      parties,
+      rounds: 1,
+    }),
+    check: (_state, results) => {
+      const outcomes = new Set(results as string[]);
+      if (outcomes.size !== 1) throw new Error(`mixed outcomes: ${results.join(", ")}`);
+    },
+  };
+}
