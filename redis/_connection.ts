@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type ChainableCommander, Redis } from "./_ioredis.ts";
+import { Redis } from "./_ioredis.ts";
 import { RedisConnectionError } from "./errors.ts";
 
 /** Connection options shared by every Redis-backed object. */
@@ -51,8 +51,7 @@ export const LUA_NOW = `local function now_ms()
 end
 `;
 
-type Arg = string | number | Buffer;
-type Buffer = Uint8Array;
+type Arg = string | number;
 
 interface BlockingConnection {
   readonly client: Redis;
@@ -123,6 +122,7 @@ export class Connection {
   readonly #scripts: readonly Script[];
   readonly #idle: BlockingConnection[] = [];
   readonly #busy = new Set<BlockingConnection>();
+  readonly #lost = new WeakMap<Redis, Promise<never>>();
   #lastError: Error | undefined;
   #closed = false;
 
@@ -131,7 +131,7 @@ export class Connection {
     this.prefix = options.prefix;
     this.#options = options;
     this.#scripts = scripts;
-    this.command = this.#makeClient(url, true);
+    this.command = this.#makeClient(url);
   }
 
   /**
@@ -167,13 +167,12 @@ export class Connection {
     return `${this.prefix}{${name}}:${part}`;
   }
 
-  #makeClient(url: string, isCommand: boolean): Redis {
+  #makeClient(url: string): Redis {
     let downSince = 0;
     let ready = false;
     const client = new Redis(url, {
       lazyConnect: true,
       connectTimeout: this.#options.connectTimeout,
-      commandTimeout: isCommand ? this.#options.commandTimeout : undefined,
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
       autoResendUnfulfilledCommands: false,
@@ -240,36 +239,64 @@ export class Connection {
     });
   }
 
-  /** Runs a registered script on the command connection. */
-  async run<T>(script: Script, args: Arg[]): Promise<T> {
-    if (this.#closed) throw this.wrap(new Error("closed"));
-    try {
-      // deno-lint-ignore no-explicit-any
-      return await (this.command as any)[script.name](...args) as T;
-    } catch (err) {
-      throw this.wrap(err);
+  /**
+   * A promise rejected when `client`'s current connection closes. ioredis
+   * with `autoResendUnfulfilledCommands: false` silently drops the commands
+   * that were in flight when a connection dropped (their promises would only
+   * settle at `commandTimeout`), so every call issued on a ready connection
+   * races this.
+   */
+  #whenLost(client: Redis): Promise<never> {
+    let lost = this.#lost.get(client);
+    if (!lost) {
+      lost = new Promise<never>((_, reject) => {
+        client.once("close", () => {
+          this.#lost.delete(client);
+          reject(
+            new Error(
+              "Connection is closed: the connection dropped while the call was in flight " +
+                "(it may or may not have been applied)",
+            ),
+          );
+        });
+      });
+      lost.catch(() => {});
+      this.#lost.set(client, lost);
     }
+    return lost;
   }
 
-  /** A pipeline on the command connection (for batches). */
-  pipeline(): ChainableCommander {
+  /** Runs `fn` on the command connection with bounded, clearly reported failures. */
+  async call<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) throw this.wrap(new Error("closed"));
-    return this.command.pipeline();
-  }
-
-  /** Executes a pipeline and returns each reply, throwing the first error. */
-  async exec(pipeline: ChainableCommander): Promise<unknown[]> {
-    let replies: [Error | null, unknown][] | null;
-    try {
-      replies = await pipeline.exec();
-    } catch (err) {
-      throw this.wrap(err);
-    }
-    if (replies === null) throw this.wrap(new Error("Connection is closed."));
-    return replies.map(([err, value]) => {
-      if (err) throw this.wrap(err);
-      return value;
+    const client = this.command;
+    // Our own command timeout (not ioredis's, whose timers outlive dropped
+    // commands and keep the process alive).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = this.#options.commandTimeout;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no reply within ${limit} ms (commandTimeout): command timed out`)),
+        limit,
+      );
     });
+    try {
+      const pending = fn(client);
+      pending.catch(() => {});
+      const racers = [pending, timeout];
+      if (client.status === "ready") racers.push(this.#whenLost(client));
+      return await Promise.race(racers);
+    } catch (err) {
+      throw this.wrap(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs a registered script on the command connection. */
+  run<T>(script: Script, args: Arg[]): Promise<T> {
+    // deno-lint-ignore no-explicit-any
+    return this.call((client) => (client as any)[script.name](...args) as Promise<T>);
   }
 
   /**
@@ -310,11 +337,17 @@ export class Connection {
     });
     abortedPromise.catch(() => {});
     const blocked = connection.client.blmove(key, key, "RIGHT", "RIGHT", seconds);
+    blocked.catch(() => {});
     let healthy = true;
-    const settled = blocked.then(
+    // A dropped connection loses nothing here (BLMOVE onto itself changes
+    // nothing): report it as a wake-up, so the caller retries its script on
+    // the command connection, which reconnects or fails clearly.
+    const settled = Promise.race([blocked, this.#whenLost(connection.client)]).then(
       (value) => value !== null,
       (err) => {
         healthy = false;
+        if (this.#closed) throw this.wrap(err);
+        if (/Connection is closed/.test(String(err?.message))) return true;
         throw this.wrap(err);
       },
     ).finally(() => {
@@ -342,7 +375,7 @@ export class Connection {
       }
       connection.client.disconnect();
     }
-    const client = this.command.duplicate({ commandTimeout: undefined });
+    const client = this.command.duplicate();
     client.on("error", (err: Error) => {
       this.#lastError = err;
     });

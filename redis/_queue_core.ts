@@ -587,18 +587,16 @@ export class QueueCore<T> {
   /** Deletes every key of the queue. */
   async destroy(): Promise<void> {
     this.#checkOpen("destroy");
-    try {
-      await this.connection.command.del(
+    await this.connection.call((client) =>
+      client.del(
         this.#meta,
         this.#items,
         this.#space,
         this.#idle,
         this.#pending,
         this.#leases,
-      );
-    } catch (err) {
-      throw this.connection.wrap(err);
-    }
+      )
+    );
   }
 
   /** Stops lease renewal and closes the connections. */

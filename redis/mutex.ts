@@ -483,11 +483,7 @@ export class RedisMutex implements AsyncDisposable {
   async destroy(): Promise<void> {
     this.#checkOpen("destroy");
     this.#endHold();
-    try {
-      await this.#connection.command.del(this.#state, this.#free);
-    } catch (err) {
-      throw this.#connection.wrap(err);
-    }
+    await this.#connection.call((client) => client.del(this.#state, this.#free));
   }
 
   /**

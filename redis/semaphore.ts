@@ -574,11 +574,7 @@ export class RedisSemaphore implements AsyncDisposable {
     this.#checkOpen("destroy");
     this.#held.length = 0;
     this.#stopRenewing();
-    try {
-      await this.#connection.command.del(this.#meta, this.#holders, this.#free);
-    } catch (err) {
-      throw this.#connection.wrap(err);
-    }
+    await this.#connection.call((client) => client.del(this.#meta, this.#holders, this.#free));
   }
 
   /**
