@@ -65,6 +65,7 @@ import {
 } from "./_header.ts";
 import { NotOwnerError } from "./errors.ts";
 import type { LockGuard } from "./lock_guard.ts";
+import { Mutex } from "./mutex.ts";
 import { RecursiveMutex } from "./recursive_mutex.ts";
 
 const VERSION = 1;
@@ -92,8 +93,11 @@ export interface ConditionHandle {
 /** Options of the {@linkcode Condition} constructor. */
 export interface ConditionOptions extends CreateOptions {
   /**
-   * The lock to bind to. Default: a new `RecursiveMutex` (Python's default
-   * `RLock`), so the holder may take it again.
+   * The lock to bind to. Default: a new `Mutex`. Pass a `RecursiveMutex` to
+   * get Python's default (`RLock`): `wait()` then releases every level and
+   * restores the depth. On the main thread, where several async tasks are
+   * one owner, prefer a `Mutex`: a `RecursiveMutex` lets every task of the
+   * thread in at once.
    */
   lock?: AnyLock;
 }
@@ -127,7 +131,7 @@ export class Condition {
   readonly #lock: AnyLock;
 
   /**
-   * Creates a condition bound to `lock` (default: a new `RecursiveMutex`).
+   * Creates a condition bound to `lock` (default: a new `Mutex`).
    *
    * @param lock The lock, or options with `lock` and `allocate`.
    * @throws {TypeError} If `lock` is not a `Mutex` or `RecursiveMutex`.
@@ -148,7 +152,7 @@ export class Condition {
     if (options.lock !== undefined && !isLock(options.lock)) {
       throw new TypeError("Condition lock must be a Mutex or a RecursiveMutex");
     }
-    this.#lock = options.lock ?? new RecursiveMutex({ allocate: options.allocate });
+    this.#lock = options.lock ?? new Mutex({ allocate: options.allocate });
     this.#memory = createMemory("Condition", VERSION, BYTE_LENGTH, [], options.allocate);
   }
 
@@ -183,7 +187,7 @@ export class Condition {
    * import { Condition } from "@concur/shm";
    *
    * const handle = new Condition().handle;
-   * console.log(handle.kind, handle.lock.kind); // "Condition" "RecursiveMutex"
+   * console.log(handle.kind, handle.lock.kind); // "Condition" "Mutex"
    * ```
    */
   get handle(): ConditionHandle {

@@ -10,7 +10,7 @@
  *   (`store(2 ** 31)` reads back `-2147483648` for `"int32"`).
  * - `"float64"`: eight bytes per element. The memory has no 64-bit atomics,
  *   so every operation takes the value's lock (always present for this type;
- *   a `RecursiveMutex` unless one is given) for its duration: reads never
+ *   a new `Mutex` unless one is given) for its duration: reads never
  *   see a torn value, and `add` / `compareExchange` are atomic with respect
  *   to every other operation on the same value.
  *
@@ -39,7 +39,7 @@ import {
   readParam,
 } from "./_header.ts";
 import { LayoutError } from "./errors.ts";
-import { RecursiveMutex } from "./recursive_mutex.ts";
+import { Mutex } from "./mutex.ts";
 
 const VERSION = 1;
 const TYPE_CODES = { int32: 1, uint32: 2, float64: 3 } as const;
@@ -74,9 +74,11 @@ export interface SharedArrayHandle {
 /** Options of the {@linkcode SharedValue} and {@linkcode SharedArray} constructors. */
 export interface SharedValueOptions extends CreateOptions {
   /**
-   * `true`: create a new `RecursiveMutex` (Python's `lock=True`); a `Mutex`
-   * or `RecursiveMutex`: use that one; `false` or absent: no lock (for
-   * `"float64"`, absent means a new `RecursiveMutex`, and `false` is refused).
+   * `true`: create a new `Mutex` (Python's `lock=True`); a `Mutex` or
+   * `RecursiveMutex`: use that one; `false` or absent: no lock (for
+   * `"float64"`, absent means a new `Mutex`, and `false` is refused).
+   * Operations never need the lock to be re-entrant: inside `withLock`,
+   * `load`/`store` of a `"float64"` see that the calling thread holds it.
    */
   lock?: boolean | AnyLock;
 }
@@ -204,9 +206,15 @@ function checkType(type: unknown): SharedValueType {
   return type;
 }
 
-function makeLock(type: SharedValueType, option: SharedValueOptions["lock"]): AnyLock | undefined {
-  if (option === undefined) return type === "float64" ? new RecursiveMutex() : undefined;
-  if (option === true) return new RecursiveMutex();
+function makeLock(
+  type: SharedValueType,
+  options: SharedValueOptions | undefined,
+): AnyLock | undefined {
+  const option = options?.lock;
+  // A lock this module creates lives where the value lives (same allocator).
+  const allocate = options?.allocate;
+  if (option === undefined) return type === "float64" ? new Mutex({ allocate }) : undefined;
+  if (option === true) return new Mutex({ allocate });
   if (option === false) {
     if (type === "float64") {
       throw new TypeError('A "float64" shared value needs a lock: omit { lock: false }');
@@ -229,7 +237,7 @@ function createCells(
   shape: number,
   options: SharedValueOptions | undefined,
 ): Cells {
-  const lock = makeLock(type, options?.lock);
+  const lock = makeLock(type, options);
   const memory = createMemory(
     "SharedValue",
     VERSION,

@@ -26,9 +26,9 @@ Deno.test("Condition: wait and notify without the lock throw NotOwnerError (CV-1
   assert.equal(cond.getLock().locked(), false, "nothing was changed");
 });
 
-Deno.test("Condition: the default lock is re-entrant; a given lock is used as is (CV-2)", () => {
-  const cond = new Condition();
-  assert.ok(cond.getLock() instanceof RecursiveMutex);
+Deno.test("Condition: default lock is a Mutex; a RecursiveMutex or Mutex given is used as is (CV-2)", () => {
+  assert.ok(new Condition().getLock() instanceof Mutex);
+  const cond = new Condition(new RecursiveMutex()); // Python's default RLock
   assert.equal(cond.lock(), true);
   assert.equal(cond.lock(), true);
   cond.unlock();
@@ -157,7 +157,7 @@ Deno.test("Condition: an aborted waitAsync re-takes the lock, rejects, and passe
 });
 
 Deno.test("Condition.waitFor: truthy at once, one overall deadline, last value on timeout (CV-8, CV-9)", async () => {
-  const cond = new Condition();
+  const cond = new Condition(new RecursiveMutex());
   cond.lock();
   const [v, ms] = await timed(() => cond.waitFor(() => 42, { timeout: 5000 }));
   assert.equal(v, 42);
@@ -197,7 +197,9 @@ Deno.test("Condition: bad constructor arguments and handles are typed errors", (
   const revived = Condition.from(good.handle);
   revived.lock();
   assert.equal(good.getLock().locked(), true, "the lock is revived too");
-  assert.ok(revived.getLock() instanceof RecursiveMutex);
+  assert.ok(revived.getLock() instanceof Mutex);
+  const rlocked = Condition.from(new Condition(new RecursiveMutex()).handle);
+  assert.ok(rlocked.getLock() instanceof RecursiveMutex);
   revived.unlock();
 });
 
