@@ -220,6 +220,15 @@ export class CheckingMemory implements Memory {
    * @param handle A handle from {@linkcode CheckingMemory.handle}.
    * @returns The memory.
    * @throws {LayoutError} If the handle is not a checking handle.
+   *
+   * @example In a scenario thread, revive a memory the setup allocated
+   * ```ts
+   * import { checkingAllocator, CheckingMemory } from "@concur/shm/testing";
+   *
+   * const handle = checkingAllocator(8).handle(); // in setup()
+   * const memory = CheckingMemory.from(handle); // in the thread
+   * memory.add(0, 1);
+   * ```
    */
   static from(handle: MemoryHandle): CheckingMemory {
     if (handle === null || typeof handle !== "object" || handle.backend !== "checking") {
@@ -228,7 +237,16 @@ export class CheckingMemory implements Memory {
     return new CheckingMemory(handle.byteOffset, handle.byteLength);
   }
 
-  /** The region as plain JSON data (the heap itself is shared once per thread). */
+  /**
+   * The region as plain JSON data (the heap itself is shared once per thread).
+   *
+   * @example
+   * ```ts
+   * import { checkingAllocator } from "@concur/shm/testing";
+   *
+   * console.log(checkingAllocator(8).handle().backend); // "checking"
+   * ```
+   */
   handle(): MemoryHandle {
     return { backend: "checking", byteOffset: this.#byteOffset, byteLength: this.byteLength };
   }

@@ -151,6 +151,15 @@ export class SimulationPool implements AsyncDisposable {
    *
    * @param threads How many simulated threads scenarios may use (1..8).
    * @returns The pool, once every worker is ready.
+   *
+   * @example Share one pool between explorations
+   * ```ts ignore
+   * import { exploreRandom, SimulationPool } from "@concur/shm/testing";
+   *
+   * await using pool = await SimulationPool.create(3);
+   * await exploreRandom(scenarioA, { pool });
+   * await exploreRandom(scenarioB, { pool });
+   * ```
    */
   static async create(threads: number): Promise<SimulationPool> {
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
@@ -198,7 +207,15 @@ export class SimulationPool implements AsyncDisposable {
     return this.#broken.size > 0;
   }
 
-  /** Stops every worker. */
+  /**
+   * Stops every worker.
+   *
+   * @example
+   * ```ts ignore
+   * const pool = await SimulationPool.create(2);
+   * try { ... } finally { pool.close(); }
+   * ```
+   */
   close(): void {
     for (let t = 0; t < this.#workers.length; t++) {
       Atomics.store(this.#cells, slotBase(t) + S_STATE, QUIT);
@@ -246,6 +263,15 @@ export class SimulationPool implements AsyncDisposable {
    * @param chooser Decides each step.
    * @param options `trace`: record one line per step.
    * @returns How the schedule ended, with the choices made.
+   *
+   * @example Run one schedule chosen by hand
+   * ```ts ignore
+   * import { scheduleChooser, SimulationPool } from "@concur/shm/testing";
+   *
+   * await using pool = await SimulationPool.create(2);
+   * const result = pool.run(scenario, scheduleChooser([0, 0, 1, 0, 1]), { trace: true });
+   * console.log(result.status, result.trace);
+   * ```
    */
   run<S>(
     scenario: Scenario<S>,

@@ -79,7 +79,16 @@ export interface ExhaustiveOptions {
   pool?: SimulationPool;
 }
 
-/** The seed of schedule `index` of a run with base seed `base`. */
+/**
+ * The seed of schedule `index` of a run with base seed `base`.
+ *
+ * @example
+ * ```ts
+ * import { scheduleSeed } from "@concur/shm/testing";
+ *
+ * console.log(scheduleSeed(1, 0) === scheduleSeed(1, 0)); // true
+ * ```
+ */
 export function scheduleSeed(base: number, index: number): number {
   return (Math.imul(index + 1, 0x9e3779b9) ^ base) >>> 0;
 }
@@ -115,7 +124,16 @@ export function randomChooser(seed: number): Chooser {
   };
 }
 
-/** A chooser that follows a recorded schedule. */
+/**
+ * A chooser that follows a recorded schedule.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseSchedule, scheduleChooser } from "@concur/shm/testing";
+ *
+ * const result = pool.run(scenario, scheduleChooser(parseSchedule("0*3 1 T0 1")));
+ * ```
+ */
 export function scheduleChooser(schedule: readonly Choice[]): Chooser {
   let step = 0;
   return {

@@ -66,9 +66,10 @@ export interface LinearizabilityResult {
  *
  * @example A queue history with overlapping operations
  * ```ts
- * import { checkLinearizable, queueModel } from "@concur/shm/testing";
+ * import { checkLinearizable, type Operation, queueModel } from "@concur/shm/testing";
+ * import type { QueueInput, QueueOutput } from "@concur/shm/testing";
  *
- * const history = [
+ * const history: Operation<QueueInput, QueueOutput>[] = [
  *   { thread: 0, input: { op: "put", value: 1 }, output: "ok", invoke: 0, response: 3 },
  *   { thread: 1, input: { op: "get" }, output: 1, invoke: 1, response: 2 },
  * ];
@@ -146,11 +147,11 @@ export function describeHistory(history: readonly Operation[]): string {
  *
  * @example
  * ```ts
- * import { HistoryClock } from "@concur/shm/testing";
+ * import { HistoryClock, type Operation } from "@concur/shm/testing";
  *
  * const clock = new HistoryClock();
  * // post clock.buffer to workers; there: new HistoryClock(buffer)
- * const log = [];
+ * const log: Operation[] = [];
  * const value = clock.record(log, 0, { op: "get" }, () => 42);
  * console.log(value, log.length); // 42 1
  * ```
@@ -170,7 +171,17 @@ export class HistoryClock {
     this.#cells = new Int32Array(buffer, 0, 1);
   }
 
-  /** The next reading. */
+  /**
+   * The next reading.
+   *
+   * @example
+   * ```ts
+   * import { HistoryClock } from "@concur/shm/testing";
+   *
+   * const clock = new HistoryClock();
+   * console.log(clock.tick() < clock.tick()); // true
+   * ```
+   */
   tick(): number {
     return Atomics.add(this.#cells, 0, 1);
   }
@@ -180,6 +191,16 @@ export class HistoryClock {
    * `fn` throws, the error's name becomes the output `{ error: name }`.
    *
    * @returns What `fn` returned.
+   *
+   * @example
+   * ```ts
+   * import { HistoryClock, type Operation } from "@concur/shm/testing";
+   *
+   * const clock = new HistoryClock();
+   * const log: Operation[] = [];
+   * clock.record(log, 0, { op: "tryAcquire" }, () => true);
+   * console.log(log[0].invoke < log[0].response); // true
+   * ```
    */
   record<I, O>(
     log: Operation<I, O | { error: string }>[],
