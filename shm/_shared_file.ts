@@ -11,6 +11,7 @@
  * | 8..11     | mode: 1 = file-backed (flock), 2 = memory-mapped (futex)       |
  * | 12..15    | region offset (always {@linkcode REGION_OFFSET})               |
  * | 16..19    | region length (the primitive's byte length)                    |
+ * | 20..23    | file mode: default lease of the file lock, in µs (0: none)      |
  * | 32..127   | waiter counts, {@linkcode WAIT_SLOTS} cells (cell c → slot c % 24) |
  * | 128..223  | notify sequence numbers (file mode), one per slot              |
  * | 256..     | the region: the primitive's own memory (its header first)      |
@@ -55,6 +56,8 @@ export interface SharedFileInfo {
   readonly regionOffset: number;
   /** The region's length in bytes. */
   readonly regionLength: number;
+  /** File mode: the lease every process uses by default (ms, 0: none). */
+  readonly leaseMs: number;
 }
 
 /**
@@ -88,7 +91,12 @@ export function fileSize(regionLength: number): number {
  * Creates a new file (it must not exist) sized for a region of
  * `regionLength` bytes, owner-only (0600), with a complete backend header.
  */
-export function createSharedFile(path: string, regionLength: number, mode: FileMode): void {
+export function createSharedFile(
+  path: string,
+  regionLength: number,
+  mode: FileMode,
+  leaseMs: number = 0,
+): void {
   if (!Number.isSafeInteger(regionLength) || regionLength < 4 || regionLength % 4 !== 0) {
     throw new RangeError(
       `Cannot create shared file: region length must be a positive multiple of 4: received ${regionLength}`,
@@ -97,7 +105,8 @@ export function createSharedFile(path: string, regionLength: number, mode: FileM
   const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
   try {
     file.truncateSync(fileSize(regionLength));
-    const header = new Int32Array(5);
+    const header = new Int32Array(6);
+    header[5] = Math.max(0, Math.min(1_000_000, Math.round(leaseMs * 1000)));
     header[1] = FILE_VERSION;
     header[2] = MODE_CODE[mode];
     header[3] = REGION_OFFSET;
@@ -125,13 +134,13 @@ function writeAt(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
 export function readSharedFile(path: string): SharedFileInfo {
   const file = Deno.openSync(path, { read: true });
   let size: number;
-  const header = new Int32Array(5);
+  const header = new Int32Array(6);
   try {
     size = file.statSync().size;
-    if (size >= 20) {
+    if (size >= 24) {
       const bytes = new Uint8Array(header.buffer);
       let done = 0;
-      while (done < 20) {
+      while (done < 24) {
         const n = file.readSync(bytes.subarray(done));
         if (n === null) break;
         done += n;
@@ -143,7 +152,7 @@ export function readSharedFile(path: string): SharedFileInfo {
   return checkSharedHeader(path, header, size);
 }
 
-/** Validates a backend header already read (`header` holds cells 0..4). */
+/** Validates a backend header already read (`header` holds cells 0..5). */
 export function checkSharedHeader(
   path: string,
   header: Int32Array,
@@ -177,7 +186,7 @@ export function checkSharedHeader(
       }+${header[4]}, file ${size} bytes)`,
     );
   }
-  return { mode, regionOffset: header[3], regionLength: header[4] };
+  return { mode, regionOffset: header[3], regionLength: header[4], leaseMs: header[5] / 1000 };
 }
 
 /** A key naming the file itself (device and inode), stable across renames and links. */

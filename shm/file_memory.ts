@@ -70,8 +70,9 @@ const MAX_POLL_MS = 1;
 export interface FileMemoryOptions {
   /**
    * Keep the file lock (and the cache) for up to this many ms after a batch,
-   * so a burst of operations pays for the lock once (default 0: release at
-   * the end of every batch). See the module documentation for the caveat.
+   * so a burst of operations pays for the lock once (default: the lease
+   * recorded in the file when it was created, usually 0: release at the end
+   * of every batch). See the module documentation for the caveat.
    */
   leaseMs?: number;
 }
@@ -322,7 +323,7 @@ export class FileMemory implements Memory, Batching {
       state = new FileState(path, key, fileSize(info.regionLength));
       states.set(key, state);
     }
-    state.references++;
+    if (state.references++ === 0) state.leaseMs = info.leaseMs;
     if (options?.leaseMs !== undefined) state.leaseMs = Math.max(0, options.leaseMs);
     return new FileMemory(handlePath, state, info.regionLength);
   }
@@ -487,8 +488,20 @@ export class FileMemory implements Memory, Batching {
   ): WaitResult {
     const state = this.#open();
     const index = this.#index(cell);
-    if (state.depth !== 0) {
-      throw new Error("Cannot wait on a file-backed memory inside a batch");
+    const depth = state.depth;
+    if (depth !== 0) {
+      // A wait inside a batch (an algorithm backing off from a half-done
+      // peer) splits the batch: the algorithms are correct under any
+      // interleaving of single cell operations, batches only make steps
+      // coarser. Write back, unlock, wait, and lock again for the rest.
+      state.depth = 0;
+      state.release();
+      try {
+        return this.#waitLoop(cell, expected, timeoutMs, pause);
+      } finally {
+        state.begin();
+        state.depth = depth;
+      }
     }
     const slot = cell % WAIT_SLOTS;
     releaseFileLeases();

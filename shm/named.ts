@@ -73,7 +73,12 @@ export interface OpenSharedOptions {
   backend?: "auto" | FileMode;
   /** Directory of named files (default: {@linkcode defaultSharedDir}). Ignored for absolute paths. */
   dir?: string;
-  /** For the file-backed memory: hold the file lock across operations for up to this many ms. */
+  /**
+   * For the file-backed memory: hold the file lock across operations for up
+   * to this many ms (see `FileMemoryOptions.leaseMs`). Given at creation, it
+   * is recorded in the file and becomes every process's default; given when
+   * attaching, it applies to this process only.
+   */
   leaseMs?: number;
 }
 
@@ -209,10 +214,10 @@ function tryCreate<T extends object>(
   let memory: (Memory & { close(): void; path: string }) | undefined;
   const allocate: MemoryAllocator = (byteLength) => {
     if (memory !== undefined) throw new Error("A shared object allocates its memory once");
-    createSharedFile(temporary, (byteLength + 3) & ~3, backend);
+    createSharedFile(temporary, (byteLength + 3) & ~3, backend, options?.leaseMs ?? 0);
     memory = backend === "mmap"
       ? MmapMemory.open(temporary, path)
-      : FileMemory.open(temporary, { leaseMs: options?.leaseMs }, path);
+      : FileMemory.open(temporary, {}, path);
     return memory;
   };
   try {
@@ -277,7 +282,7 @@ function attach<T extends object>(
   }
   const memory = info.mode === "mmap"
     ? MmapMemory.open(path)
-    : FileMemory.open(path, { leaseMs: options?.leaseMs });
+    : FileMemory.open(path, options?.leaseMs === undefined ? {} : { leaseMs: options.leaseMs });
   try {
     if (make !== undefined) checkSameCreation(Kind, path, memory, make);
     const object = reviveOn(Kind, memory);
