@@ -212,3 +212,16 @@ Deno.test({
     await broken.terminate();
   },
 });
+
+Deno.test({
+  name: "Pool: tasks a dying worker had claimed but not started are re-queued, not lost",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 1 });
+    const crashed = pool.apply("crash");
+    const others = [1, 2, 3, 4, 5, 6, 7].map((x) => pool.apply("square", [x]));
+    const error = await crashed.catch((e) => e);
+    assert.ok(error instanceof WorkerDiedError, String(error));
+    assert.deepEqual(await Promise.all(others), [1, 4, 9, 16, 25, 36, 49]);
+  },
+});

@@ -81,6 +81,7 @@ export interface StartData {
     readonly tasks: MemoryHandle;
     readonly results: MemoryHandle;
     readonly slot: number;
+    readonly size: number;
   };
 }
 

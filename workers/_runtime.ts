@@ -16,7 +16,6 @@
  */
 
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { createCodec } from "../shm/codec.ts";
 import { attachMemory } from "../shm/attach.ts";
 import { installInterrupt, interruptRequested, stopInterruptWatcher } from "../shm/interrupt.ts";
 import { installLivenessTable, markOwnerDead } from "../shm/liveness.ts";
@@ -34,20 +33,16 @@ import {
   TERMINATED_EXIT_CODE,
 } from "./_control.ts";
 import { revive } from "./revive.ts";
-import { TaskRing } from "./_task_ring.ts";
+import { MAX_BATCH, type RingRecord, TaskRing } from "./_task_ring.ts";
+import { decodeValue, encodeValue } from "./_pool_codec.ts";
 
 /** Message a worker posts once it has written its end (the parent then reaps it). */
 export const DONE_MESSAGE = "@concur/shm:done";
 
-/** Result tags in the pool's result ring. */
-export const RESULT_OK = 0;
-/** The task threw (payload: an {@linkcode ErrorRecord}). */
-export const RESULT_ERROR = 1;
+/** Result tag bit in the pool's result ring: the task threw (payload: an {@linkcode ErrorRecord}). */
+export const RESULT_ERROR = 2;
 
 const CLAIMED = Symbol.for("@concur/shm:runtime-claimed");
-
-/** The codec of pool tasks and results. */
-export const poolCodec = createCodec("structured");
 
 /** Information about the current worker thread, for user code. */
 export interface WorkerInfo {
@@ -137,28 +132,37 @@ async function runPool(namespace: Record<string, unknown>, data: StartData): Pro
   const tasks = new TaskRing(attachMemory(pool.tasks));
   const results = new TaskRing(attachMemory(pool.results));
   const functions = new Map<string, AnyFunction>();
+  const batch: RingRecord[] = [];
   for (;;) {
-    const task = tasks.pop(pool.slot);
-    if (task === undefined) return; // closed and drained
-    let tag = RESULT_OK;
-    let payload: Uint8Array;
-    try {
-      const [name, args] = poolCodec.decode(task.payload) as [string, unknown[]];
-      let fn = functions.get(name);
-      if (fn === undefined) {
-        fn = exported(namespace, data.module, name);
-        functions.set(name, fn);
+    // Take a fair share of what is queued (at most MAX_BATCH): fewer lock
+    // round trips for tiny tasks, no hoarding of long ones.
+    const share = Math.ceil(tasks.count / (2 * pool.size));
+    batch.length = 0;
+    const count = tasks.popMany(Math.max(1, Math.min(MAX_BATCH, share)), pool.slot, batch);
+    if (count === 0) return; // closed and drained
+    for (let i = 0; i < count; i++) {
+      const task = batch[i];
+      let tag: number;
+      let payload: Uint8Array;
+      try {
+        const [name, args] = decodeValue(task.tag, task.payload) as [string, unknown[]];
+        let fn = functions.get(name);
+        if (fn === undefined) {
+          fn = exported(namespace, data.module, name);
+          functions.set(name, fn);
+        }
+        let value = fn(...args);
+        if (value instanceof Promise) value = await value;
+        ({ flags: tag, bytes: payload } = encodeValue(value));
+      } catch (err) {
+        if (interruptRequested()) throw err;
+        const encoded = encodeValue(recordError(err));
+        tag = RESULT_ERROR | encoded.flags;
+        payload = encoded.bytes;
       }
-      let value = fn(...args);
-      if (value instanceof Promise) value = await value;
-      payload = poolCodec.encode(value);
-    } catch (err) {
-      if (interruptRequested()) throw err;
-      tag = RESULT_ERROR;
-      payload = poolCodec.encode(recordError(err));
+      results.push(task.id, tag, payload);
+      tasks.release(pool.slot, i);
     }
-    results.push(task.id, tag, payload);
-    tasks.clearCurrent(pool.slot);
   }
 }
 

@@ -22,13 +22,15 @@
  * | 6 CLOSED    | 1 once closed: consumers drain what is left, then stop           |
  * | 7 SPACE     | bumped after every pop; producers waiting for room sleep on it   |
  * | 8 SPACE_SLEEPERS | producers asleep on SPACE                                   |
- * | 16 + slot   | CURRENT: id of the record consumer `slot` popped and has not finished (0: none) |
+ * | CLAIMS + slot × MAX_BATCH + i | ids consumer `slot` popped and has not finished (0: free) |
  * | data        | records `[length u32][id u32][tag u32][payload, padded to 4]`  |
  *
- * Invariants: HEAD, TAIL, COUNT, the data and the CURRENT cells are written
- * only under the lock, so a record is popped by exactly one consumer, and the
- * consumer's CURRENT cell names it before the lock is released (a consumer
- * that dies after popping leaves a trace of the task it took). No lost
+ * Invariants: HEAD, TAIL, COUNT and the data are written only under the lock,
+ * so a record is popped by exactly one consumer; a consumer writes the ids it
+ * popped into its claim cells before it releases the lock, and clears each
+ * claim only after the record's result is pushed, in order. So a consumer
+ * that dies leaves a trace of every task it took: the first claimed id is
+ * the one it was running, the others never started. No lost
  * wake-up: a consumer increments SLEEPERS, then re-checks COUNT, then sleeps
  * on the SEQ value read before; a producer publishes (COUNT under the lock),
  * bumps SEQ, then reads SLEEPERS. In the sequentially consistent order either
@@ -52,10 +54,12 @@ const SLEEPERS = 5;
 const CLOSED = 6;
 const SPACE = 7;
 const SPACE_SLEEPERS = 8;
-const CURRENT = 16;
+const CLAIMS = 16;
 /** Most consumers (pool workers) a ring can track. */
-export const MAX_CONSUMERS = 1024;
-const DATA_OFFSET = (CURRENT + MAX_CONSUMERS) * 4;
+export const MAX_CONSUMERS = 256;
+/** Most records a consumer pops at once. */
+export const MAX_BATCH = 32;
+const DATA_OFFSET = (CLAIMS + MAX_CONSUMERS * MAX_BATCH) * 4;
 const RECORD_HEADER = 12;
 /** Reads of COUNT before a consumer goes to sleep. */
 const SPIN_LIMIT = 200;
@@ -67,6 +71,16 @@ export interface RingRecord {
   /** What the payload is (a function index, ok/error...). */
   readonly tag: number;
   /** The payload bytes (a copy). */
+  readonly payload: Uint8Array;
+}
+
+/** A record to push. */
+export interface PendingRecord {
+  /** The task id. */
+  readonly id: number;
+  /** Its tag. */
+  readonly tag: number;
+  /** Its payload. */
   readonly payload: Uint8Array;
 }
 
@@ -138,30 +152,66 @@ export class TaskRing {
    * @throws {RangeError} If the payload can never fit.
    */
   tryPush(id: number, tag: number, payload: Uint8Array): boolean {
+    this.#checkSize(payload);
+    const memory = this.#memory;
+    this.#lock();
+    const written = this.#append(id, tag, payload);
+    if (written) memory.add(COUNT, 1);
+    releaseLock(memory, LOCK);
+    if (written) this.#published(1);
+    return written;
+  }
+
+  /**
+   * Appends `records[from..]` in order, as many as fit, under one lock
+   * acquisition and with one wake-up; never waits.
+   *
+   * @returns How many were appended.
+   */
+  tryPushMany(records: readonly PendingRecord[], from: number): number {
+    const memory = this.#memory;
+    let pushed = 0;
+    this.#lock();
+    for (let i = from; i < records.length; i++) {
+      const { id, tag, payload } = records[i];
+      if (!this.#append(id, tag, payload)) break;
+      pushed++;
+    }
+    if (pushed > 0) memory.add(COUNT, pushed);
+    releaseLock(memory, LOCK);
+    if (pushed > 0) this.#published(pushed);
+    return pushed;
+  }
+
+  #checkSize(payload: Uint8Array): void {
     if (payload.length > this.maxPayload) {
       throw new RangeError(
         `Cannot send task data: ${payload.length} bytes exceed the ring's ${this.maxPayload}`,
       );
     }
-    const need = RECORD_HEADER + ((payload.length + 3) & ~3);
+  }
+
+  /** Under the lock: writes one record if it fits (COUNT is the caller's). */
+  #append(id: number, tag: number, payload: Uint8Array): boolean {
     const memory = this.#memory;
-    this.#lock();
+    const need = RECORD_HEADER + ((payload.length + 3) & ~3);
     const tail = memory.load(TAIL);
-    if (this.#capacity - ((tail - memory.load(HEAD)) >>> 0) < need) {
-      releaseLock(memory, LOCK);
-      return false;
-    }
+    if (this.#capacity - ((tail - memory.load(HEAD)) >>> 0) < need) return false;
     this.#headerView.setUint32(0, payload.length, true);
     this.#headerView.setUint32(4, id, true);
     this.#headerView.setUint32(8, tag, true);
     this.#write(tail, this.#header);
     this.#write(tail + RECORD_HEADER, payload);
     memory.store(TAIL, (tail + need) | 0);
-    memory.add(COUNT, 1);
-    releaseLock(memory, LOCK);
-    memory.add(SEQ, 1);
-    if (memory.load(SLEEPERS) > 0) memory.notify(SEQ, 1);
     return true;
+  }
+
+  /** After publishing `count` records: bump SEQ, wake sleepers if any. */
+  #published(count: number): void {
+    const memory = this.#memory;
+    memory.add(SEQ, 1);
+    const sleepers = memory.load(SLEEPERS);
+    if (sleepers > 0) memory.notify(SEQ, Math.min(sleepers, count));
   }
 
   /** Appends a record, blocking the thread while the ring is full (workers only). */
@@ -180,45 +230,62 @@ export class TaskRing {
     }
   }
 
-  /**
-   * Removes the oldest record if there is one; never waits. With `slot`, the
-   * consumer's CURRENT cell is set to the record's id under the lock.
-   */
-  tryPop(slot: number = -1): RingRecord | undefined {
-    const memory = this.#memory;
-    if (memory.load(COUNT) === 0) return undefined;
-    this.#lock();
-    if (memory.load(COUNT) === 0) {
-      releaseLock(memory, LOCK);
-      return undefined;
-    }
-    const head = memory.load(HEAD);
-    this.#read(head, this.#header);
-    const length = this.#headerView.getUint32(0, true);
-    const id = this.#headerView.getUint32(4, true);
-    const tag = this.#headerView.getUint32(8, true);
-    const payload = new Uint8Array(length);
-    this.#read(head + RECORD_HEADER, payload);
-    memory.store(HEAD, (head + RECORD_HEADER + ((length + 3) & ~3)) | 0);
-    memory.add(COUNT, -1);
-    if (slot >= 0) memory.store(CURRENT + slot, id);
-    releaseLock(memory, LOCK);
-    memory.add(SPACE, 1);
-    if (memory.load(SPACE_SLEEPERS) > 0) memory.notify(SPACE);
-    return { id, tag, payload };
+  /** Removes the oldest record if there is one; never waits. */
+  tryPop(): RingRecord | undefined {
+    const out: RingRecord[] = [];
+    return this.tryPopMany(1, -1, out) === 1 ? out[0] : undefined;
   }
 
   /**
-   * Removes the oldest record, blocking the thread while the ring is empty
-   * (workers only; the wait is interruptible). Returns `undefined` once the
-   * ring is closed and empty.
+   * Removes up to `max` of the oldest records into `out` under one lock
+   * acquisition; never waits. With `slot` ≥ 0, their ids are written into
+   * that consumer's claim cells (which must be free) before the lock is
+   * released; `max` is then at most {@linkcode MAX_BATCH}.
+   *
+   * @returns How many were removed.
    */
-  pop(slot: number): RingRecord | undefined {
+  tryPopMany(max: number, slot: number, out: RingRecord[]): number {
+    const memory = this.#memory;
+    if (memory.load(COUNT) === 0) return 0;
+    this.#lock();
+    const available = memory.load(COUNT);
+    const count = Math.min(available, max);
+    let head = memory.load(HEAD);
+    for (let i = 0; i < count; i++) {
+      this.#read(head, this.#header);
+      const length = this.#headerView.getUint32(0, true);
+      const id = this.#headerView.getUint32(4, true);
+      const tag = this.#headerView.getUint32(8, true);
+      const payload = new Uint8Array(length);
+      this.#read(head + RECORD_HEADER, payload);
+      head = (head + RECORD_HEADER + ((length + 3) & ~3)) | 0;
+      if (slot >= 0) memory.store(CLAIMS + slot * MAX_BATCH + i, id);
+      out.push({ id, tag, payload });
+    }
+    if (count > 0) {
+      memory.store(HEAD, head);
+      memory.add(COUNT, -count);
+    }
+    releaseLock(memory, LOCK);
+    if (count > 0) {
+      memory.add(SPACE, 1);
+      if (memory.load(SPACE_SLEEPERS) > 0) memory.notify(SPACE);
+    }
+    return count;
+  }
+
+  /**
+   * Removes up to `max` (≤ {@linkcode MAX_BATCH}) records into `out`,
+   * claiming them for consumer `slot`; blocks the thread while the ring is
+   * empty (workers only; the wait is interruptible). Returns 0 once the ring
+   * is closed and empty.
+   */
+  popMany(max: number, slot: number, out: RingRecord[]): number {
     const memory = this.#memory;
     for (;;) {
-      const record = this.tryPop(slot);
-      if (record !== undefined) return record;
-      if (memory.load(CLOSED) !== 0) return undefined;
+      const count = this.tryPopMany(max, slot, out);
+      if (count > 0) return count;
+      if (memory.load(CLOSED) !== 0) return 0;
       for (let i = 0; i < SPIN_LIMIT && memory.load(COUNT) === 0; i++) { /* spin (reads only) */ }
       if (memory.load(COUNT) !== 0) continue;
       const seen = memory.load(SEQ);
@@ -245,14 +312,24 @@ export class TaskRing {
     }
   }
 
-  /** The id consumer `slot` is working on (0: none). */
-  current(slot: number): number {
-    return this.#memory.load(CURRENT + slot);
+  /** The ids consumer `slot` claimed and has not finished, in order (the first was running). */
+  claims(slot: number): number[] {
+    const ids: number[] = [];
+    for (let i = 0; i < MAX_BATCH; i++) {
+      const id = this.#memory.load(CLAIMS + slot * MAX_BATCH + i);
+      if (id !== 0) ids.push(id);
+    }
+    return ids;
   }
 
-  /** Marks consumer `slot` idle. */
-  clearCurrent(slot: number): void {
-    this.#memory.store(CURRENT + slot, 0);
+  /** Frees claim `index` of consumer `slot` (its result was pushed). */
+  release(slot: number, index: number): void {
+    this.#memory.store(CLAIMS + slot * MAX_BATCH + index, 0);
+  }
+
+  /** Frees every claim of consumer `slot`. */
+  releaseAll(slot: number): void {
+    for (let i = 0; i < MAX_BATCH; i++) this.#memory.store(CLAIMS + slot * MAX_BATCH + i, 0);
   }
 
   /** Closes the ring: consumers drain it and then stop. */

@@ -16,8 +16,9 @@ import {
   WorkerDiedError,
 } from "../primitives/errors.ts";
 import type { ErrorRecord } from "./_control.ts";
-import { poolCodec, RESULT_OK } from "./_runtime.ts";
-import { MAX_CONSUMERS, TaskRing } from "./_task_ring.ts";
+import { RESULT_ERROR } from "./_runtime.ts";
+import { decodeValue, encodeValue } from "./_pool_codec.ts";
+import { MAX_CONSUMERS, type PendingRecord, type RingRecord, TaskRing } from "./_task_ring.ts";
 import { toModuleUrl, WorkerProcess } from "./worker_process.ts";
 
 /** Options of {@linkcode Pool}. */
@@ -146,6 +147,8 @@ export class AsyncResult<T> {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** The encoded task, kept to re-queue it if a worker dies before starting it. */
+  record: PendingRecord;
 }
 
 const RUNNING = 0;
@@ -206,8 +209,10 @@ export class Pool implements AsyncDisposable {
   readonly #results: TaskRing;
   readonly #workers: (WorkerProcess | undefined)[];
   readonly #pending = new Map<number, Pending>();
-  #backlog: { id: number; payload: Uint8Array }[] = [];
+  #backlog: PendingRecord[] = [];
   #backlogHead = 0;
+  #flushScheduled = false;
+  readonly #received: RingRecord[] = [];
   #nextId = 0;
   #state = RUNNING;
   #collecting = false;
@@ -247,7 +252,12 @@ export class Pool implements AsyncDisposable {
       this.#initializer,
       this.#initArgs,
       `${this.#name}-worker-${slot}`,
-      { tasks: this.#tasks.memory.handle(), results: this.#results.memory.handle(), slot },
+      {
+        tasks: this.#tasks.memory.handle(),
+        results: this.#results.memory.handle(),
+        slot,
+        size: this.size,
+      },
       (process) => this.#onWorkerExit(slot, process),
     );
     this.#workers[slot] = worker;
@@ -258,19 +268,24 @@ export class Pool implements AsyncDisposable {
     if (this.#workers[slot] !== process) return;
     this.#workers[slot] = undefined;
     this.#drain();
-    const id = this.#tasks.current(slot);
-    if (id !== 0) {
-      this.#tasks.clearCurrent(slot);
-      const entry = this.#pending.get(id);
-      if (entry !== undefined) {
-        this.#pending.delete(id);
-        entry.reject(
-          new WorkerDiedError(
-            `Cannot complete task ${id}: pool worker ${process.name} died while running it (exit code ${process.exitCode})`,
-            { cause: process.error },
-          ),
-        );
-      }
+    // Its first claim was running: that task fails. The others never started: re-queue them.
+    const [running, ...unstarted] = this.#tasks.claims(slot);
+    this.#tasks.releaseAll(slot);
+    const entry = running === undefined ? undefined : this.#pending.get(running);
+    if (entry !== undefined) {
+      this.#pending.delete(running);
+      entry.reject(
+        new WorkerDiedError(
+          `Cannot complete task ${running}: pool worker ${process.name} died while running it (exit code ${process.exitCode})`,
+          { cause: process.error },
+        ),
+      );
+    }
+    const requeue = unstarted.flatMap((id) => this.#pending.get(id)?.record ?? []);
+    if (requeue.length > 0) {
+      this.#backlog = [...requeue, ...this.#backlog.slice(this.#backlogHead)];
+      this.#backlogHead = 0;
+      this.#flush();
     }
     this.#results.wakeAll(); // the collector re-checks what is pending
     if (this.#state === TERMINATED) return;
@@ -302,35 +317,40 @@ export class Pool implements AsyncDisposable {
 
   /** Resolves or rejects every finished task; returns how many. */
   #drain(): number {
-    let count = 0;
+    const received = this.#received;
+    let total = 0;
     for (;;) {
-      const record = this.#results.tryPop();
-      if (record === undefined) break;
-      count++;
-      const entry = this.#pending.get(record.id);
-      if (entry === undefined) continue;
-      this.#pending.delete(record.id);
-      try {
-        const value = poolCodec.decode(record.payload);
-        if (record.tag === RESULT_OK) entry.resolve(value);
-        else {
-          const { name, message, stack } = value as ErrorRecord;
-          entry.reject(new RemoteError(name, message, stack));
+      received.length = 0;
+      const count = this.#results.tryPopMany(Infinity, -1, received);
+      if (count === 0) break;
+      total += count;
+      for (const record of received) {
+        const entry = this.#pending.get(record.id);
+        if (entry === undefined) continue;
+        this.#pending.delete(record.id);
+        try {
+          const value = decodeValue(record.tag, record.payload);
+          if ((record.tag & RESULT_ERROR) === 0) entry.resolve(value);
+          else {
+            const { name, message, stack } = value as ErrorRecord;
+            entry.reject(new RemoteError(name, message, stack));
+          }
+        } catch (error) {
+          entry.reject(error);
         }
-      } catch (error) {
-        entry.reject(error);
       }
     }
-    if (count > 0) this.#deathsWithoutProgress = 0;
-    return count;
+    received.length = 0;
+    if (total > 0) this.#deathsWithoutProgress = 0;
+    return total;
   }
 
+  /** Moves queued tasks into the shared ring, as many as fit, in one batch. */
   #flush(): void {
-    const backlog = this.#backlog;
-    while (this.#backlogHead < backlog.length) {
-      const { id, payload } = backlog[this.#backlogHead];
-      if (!this.#tasks.tryPush(id, 0, payload)) return;
-      backlog[this.#backlogHead++] = undefined as never;
+    this.#flushScheduled = false;
+    if (this.#backlogHead < this.#backlog.length) {
+      this.#backlogHead += this.#tasks.tryPushMany(this.#backlog, this.#backlogHead);
+      if (this.#backlogHead < this.#backlog.length) return; // full: the collector retries
     }
     this.#backlog = [];
     this.#backlogHead = 0;
@@ -366,7 +386,7 @@ export class Pool implements AsyncDisposable {
     if (typeof fn !== "string") {
       throw new TypeError(`Cannot submit task: fn must be an export name, received ${typeof fn}`);
     }
-    const encoded = poolCodec.encode([fn, args]);
+    const { flags, bytes: encoded } = encodeValue([fn, args]);
     if (encoded.length > this.#tasks.maxPayload) {
       throw new RangeError(
         `Cannot submit task "${fn}": its ${encoded.length} encoded bytes exceed the ring's ${this.#tasks.maxPayload} (raise ringBytes)`,
@@ -374,9 +394,13 @@ export class Pool implements AsyncDisposable {
     }
     const id = (this.#nextId = (this.#nextId % 0x7fffffff) + 1);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#pending.set(id, { resolve, reject });
-    if (this.#backlogHead < this.#backlog.length || !this.#tasks.tryPush(id, 0, encoded)) {
-      this.#backlog.push({ id, payload: encoded.slice() });
+    const record = { id, tag: flags, payload: encoded.slice() };
+    this.#pending.set(id, { resolve, reject, record });
+    // Tasks submitted in one synchronous burst reach the ring in one batch.
+    this.#backlog.push(record);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
     }
     if (!this.#collecting) void this.#collect();
     return promise;
