@@ -12,6 +12,7 @@
  * - `{ cmd: "ping", workload, n }`: `n` round trips on the port (send, wait
  *   for the echo, check it), then post `{ done: n }` to main.
  *
+ * `sink` and `echo` answer `{ ready: true }` once they listen.
  * A failed check is posted as `{ error }` to main, which fails the bench.
  *
  * @module
@@ -76,9 +77,12 @@ self.onmessage = (event: MessageEvent) => {
     transfer: boolean;
   };
   const target = via === "port" ? port! : self;
+  // Handlers are installed before main is told (by `{ ready }`) that data may
+  // flow: messages on a port and on `self` are not ordered with each other.
   const install = (handler: Handler): void => {
     if (via === "port") onPort = handler;
     else onSelf = handler;
+    self.postMessage({ ready: true });
   };
   switch (cmd) {
     case "port":

@@ -45,15 +45,26 @@ class Peer {
       this.listener({ error: `worker error: ${event.message}` });
     };
   }
-  /** Resolves with the next `{ done }` report; rejects on `{ error }`; `onData` sees anything else. */
-  report(onData?: (data: unknown) => void): Promise<Reply> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Resolves with the next `{ done }` report; rejects on `{ error }`, or if
+   * nothing is done within 30 s (a lost message must fail, not hang);
+   * `onData` sees anything else. `ready` resolves on the `{ ready }` answer.
+   */
+  report(onData?: (data: unknown) => void): Promise<Reply> & { ready: Promise<void> } {
+    let ready!: () => void;
+    const listening = new Promise<void>((resolve) => ready = resolve);
+    const done = new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no report within 30 s")), 30_000);
       this.listener = (data) => {
-        const reply = data as Reply;
-        if (reply && typeof reply === "object" && "error" in reply) {
+        const reply = data as Reply & { ready?: boolean };
+        if (reply && typeof reply === "object" && "ready" in reply) ready();
+        else if (reply && typeof reply === "object" && "error" in reply) {
+          clearTimeout(timer);
           reject(new Error(reply.error));
-        } else if (reply && typeof reply === "object" && "done" in reply) resolve(reply);
-        else if (onData) {
+        } else if (reply && typeof reply === "object" && "done" in reply) {
+          clearTimeout(timer);
+          resolve(reply);
+        } else if (onData) {
           try {
             onData(data);
           } catch (error) {
@@ -62,6 +73,7 @@ class Peer {
         } else reject(new Error(`unexpected message ${String(data)}`));
       };
     });
+    return Object.assign(done, { ready: listening });
   }
 }
 
@@ -75,6 +87,7 @@ right.worker.postMessage({ cmd: "port", port: channel.port2 }, [channel.port2]);
 for (const peer of [main, left, right]) {
   const ready = peer.report();
   peer.worker.postMessage({ cmd: "sink", workload: "int4", n: 1, via: "self" });
+  await ready.ready;
   peer.worker.postMessage(0);
   await ready;
 }
@@ -103,6 +116,7 @@ for (const workload of WORKLOADS) {
     async fn(): Promise<void> {
       const done = main.report();
       main.worker.postMessage({ cmd: "sink", workload, n: messages, via: "self" });
+      await done.ready;
       for (let i = 0; i < messages; i++) main.worker.postMessage(makeValue(workload, i, scratch));
       expectDone(await done, messages);
     },
@@ -118,6 +132,7 @@ for (const workload of WORKLOADS) {
     async fn(): Promise<void> {
       const done = right.report();
       right.worker.postMessage({ cmd: "sink", workload, n: messages, via: "port" });
+      await done.ready;
       left.worker.postMessage({ cmd: "send", workload, n: messages });
       expectDone(await done, messages);
     },
@@ -139,6 +154,7 @@ for (const workload of WORKLOADS) {
         via: "self",
         transfer: true,
       });
+      await done.ready;
       for (let i = 0; i < messages; i++) {
         const bytes = encodeMessage(workload, i); // fresh: a transferred buffer is gone
         main.worker.postMessage(bytes, [bytes.buffer]);
@@ -162,6 +178,7 @@ for (const workload of WORKLOADS) {
         if (++i < roundTrips) main.worker.postMessage(makeValue(workload, i));
       });
       main.worker.postMessage({ cmd: "echo", workload, n: roundTrips, via: "self" });
+      await done.ready;
       main.worker.postMessage(makeValue(workload, 0));
       expectDone(await done, roundTrips);
       if (i !== roundTrips) throw new Error(`${i} echoes came back, expected ${roundTrips}`);
@@ -179,6 +196,7 @@ for (const workload of WORKLOADS) {
       const echoed = right.report();
       const done = left.report();
       right.worker.postMessage({ cmd: "echo", workload, n: roundTrips, via: "port" });
+      await echoed.ready;
       left.worker.postMessage({ cmd: "ping", workload, n: roundTrips });
       expectDone(await done, roundTrips);
       expectDone(await echoed, roundTrips);
@@ -209,6 +227,7 @@ for (const workload of WORKLOADS) {
         via: "self",
         transfer: true,
       });
+      await done.ready;
       send();
       expectDone(await done, roundTrips);
       if (i !== roundTrips) throw new Error(`${i} echoes came back, expected ${roundTrips}`);
