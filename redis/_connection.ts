@@ -110,6 +110,14 @@ export function checkName(name: string): void {
   }
 }
 
+/**
+ * ioredis arms a timer of this length on disconnect that only a socket
+ * 'close' clears; on a socket that never opened or already died it lingers,
+ * so `close()` waits it out (a failing path only) instead of leaving a
+ * timer behind.
+ */
+const DISCONNECT_TIMEOUT = 20;
+
 const CONNECTION_FAILURE =
   /Connection is closed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|timed out|Stream isn't writeable|MaxRetriesPerRequest|connect ETIMEDOUT|NOAUTH|WRONGPASS|LOADING|invalid password|Reached the max retries/i;
 
@@ -125,6 +133,20 @@ export class Connection {
   readonly #lost = new WeakMap<Redis, Promise<never>>();
   #lastError: Error | undefined;
   #closed = false;
+  #lingerUntil = 0;
+
+  /** Disconnects a client, noting when ioredis's disconnect timer may still be pending. */
+  #drop(client: Redis): void {
+    if (client.status !== "ready") {
+      this.#lingerUntil = performance.now() + DISCONNECT_TIMEOUT + 10;
+    }
+    client.disconnect();
+  }
+
+  async #settle(): Promise<void> {
+    const left = this.#lingerUntil - performance.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+  }
 
   private constructor(url: string, options: Required<RedisConnectOptions>, scripts: Script[]) {
     this.url = describeUrl(url);
@@ -156,7 +178,9 @@ export class Connection {
     try {
       await connection.#connect(connection.command);
     } catch (err) {
-      connection.command.disconnect();
+      connection.#closed = true;
+      connection.#drop(connection.command);
+      await connection.#settle();
       throw err;
     }
     return connection;
@@ -177,6 +201,7 @@ export class Connection {
       enableOfflineQueue: true,
       autoResendUnfulfilledCommands: false,
       enableAutoPipelining: false,
+      disconnectTimeout: DISCONNECT_TIMEOUT,
       retryStrategy: (times: number) => {
         // Never retry a connection that was never ready (the first connect
         // reports its failure), nor one this side closed.
@@ -204,7 +229,9 @@ export class Connection {
       timer = setTimeout(
         () =>
           reject(
-            new Error(`no answer within ${this.#options.connectTimeout} ms (connectTimeout)`),
+            new RedisConnectionError(
+              `Cannot reach Redis at ${this.url}: no answer within ${this.#options.connectTimeout} ms (connectTimeout)`,
+            ),
           ),
         this.#options.connectTimeout,
       );
@@ -232,7 +259,7 @@ export class Connection {
     if (isReply && !/NOAUTH|WRONGPASS|LOADING|invalid password/i.test(message)) return err;
     if (!CONNECTION_FAILURE.test(message) && !isReply) return err;
     const detail = this.#lastError && this.#lastError.message !== message
-      ? `${message} (last socket error: ${this.#lastError.message})`
+      ? `${this.#lastError.message} (${message})`
       : message;
     return new RedisConnectionError(`Cannot reach Redis at ${this.url}: ${detail}`, {
       cause: err,
@@ -328,9 +355,9 @@ export class Connection {
         // soon, so it is dropped instead of pooled.
         this.command.client("UNBLOCK", connection.id).then(
           (n) => {
-            if (n === 0) connection.client.disconnect();
+            if (n === 0) this.#drop(connection.client);
           },
-          () => connection.client.disconnect(),
+          () => this.#drop(connection.client),
         );
       };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -356,7 +383,7 @@ export class Connection {
       if (healthy && !this.#closed && connection.client.status === "ready") {
         this.#idle.push(connection);
       } else {
-        connection.client.disconnect();
+        this.#drop(connection.client);
       }
     });
     if (!signal) return await settled;
@@ -373,7 +400,7 @@ export class Connection {
         this.#busy.add(connection);
         return connection;
       }
-      connection.client.disconnect();
+      this.#drop(connection.client);
     }
     const client = this.command.duplicate();
     client.on("error", (err: Error) => {
@@ -387,7 +414,8 @@ export class Connection {
       this.#busy.add(connection);
       return connection;
     } catch (err) {
-      client.disconnect();
+      this.#drop(client);
+      await this.#settle();
       throw this.wrap(err);
     }
   }
@@ -401,14 +429,15 @@ export class Connection {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const connection of [...this.#idle, ...this.#busy]) connection.client.disconnect();
+    for (const connection of [...this.#idle, ...this.#busy]) this.#drop(connection.client);
     this.#idle.length = 0;
     try {
       if (this.command.status === "ready") await this.command.quit();
     } catch {
       // already gone
     } finally {
-      this.command.disconnect();
+      this.#drop(this.command);
+      await this.#settle();
     }
   }
 }
