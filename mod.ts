@@ -35,3 +35,21 @@ export type { Memory, MemoryHandle, WaitResult } from "./shm/memory.ts";
 export { SabMemory } from "./shm/sab_memory.ts";
 export type { AsyncWaitOptions, WaitOptions } from "./shm/timeout.ts";
 export { RecursiveMutex, type RecursiveMutexHandle } from "./primitives/recursive_mutex.ts";
+export { Semaphore, type SemaphoreHandle, type SemaphoreOptions } from "./primitives/semaphore.ts";
+export { Event, type EventHandle } from "./primitives/event.ts";
+export { Condition, type ConditionHandle, type ConditionOptions } from "./primitives/condition.ts";
+export {
+  Barrier,
+  type BarrierHandle,
+  type BarrierLocalOptions,
+  type BarrierOptions,
+} from "./primitives/barrier.ts";
+export {
+  SharedArray,
+  type SharedArrayHandle,
+  SharedValue,
+  type SharedValueHandle,
+  type SharedValueOptions,
+  type SharedValueType,
+} from "./primitives/shared_value.ts";
+export type { AnyLock, AnyLockHandle } from "./primitives/_any_lock.ts";
