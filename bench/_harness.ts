@@ -90,6 +90,10 @@ export function bench(spec: BenchSpec): void {
     n: samples,
     warmup,
     async fn(): Promise<void> {
+      if (record.calls === 0) {
+        const { question, name, workload } = spec;
+        console.error(`BENCHRUN ${JSON.stringify({ question, name, workload })}`);
+      }
       const started = performance.now();
       let extras: void | Record<string, number>;
       try {

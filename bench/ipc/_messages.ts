@@ -138,7 +138,7 @@ export function counts(
   workload: Workload,
   quick: boolean,
 ): { messages: number; roundTrips: number } {
-  const scale = quick ? 0.5 : 1;
+  const scale = quick ? 0.3 : 1;
   return workload === "b64k"
     ? { messages: Math.round(1_000 * scale), roundTrips: Math.round(200 * scale) }
     : { messages: Math.round(10_000 * scale), roundTrips: Math.round(400 * scale) };

@@ -64,7 +64,7 @@ function transfer(batch: number, count: number): void {
 
 if (workers.length === 2) {
   for (const batch of [1, 64]) {
-    const count = (batch === 1 ? 1_000_000 : 8_000_000) / (QUICK ? 2 : 1);
+    const count = (batch === 1 ? 1_000_000 : 8_000_000) / (QUICK ? 4 : 1);
     bench({
       question: QUESTION,
       name: "ringbuf.js (npm)",

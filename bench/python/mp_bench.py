@@ -29,7 +29,7 @@ PATTERN = bytes((k * 7 + 3) & 255 for k in range(65536))
 
 
 def counts(workload):
-    scale = 0.5 if QUICK else 1
+    scale = 0.3 if QUICK else 1
     if workload == "b64k":
         return round(1000 * scale), round(200 * scale)
     return round(10000 * scale), round(400 * scale)
