@@ -7,7 +7,15 @@
 
 import type { BarResult } from "./bars.ts";
 import type { Machine } from "./machine.ts";
-import { baselineRule, formatRatio, formatValue, round, type Row, si } from "./stats.ts";
+import {
+  baselineRule,
+  formatRange,
+  formatRatio,
+  formatValue,
+  round,
+  type Row,
+  si,
+} from "./stats.ts";
 
 /** Questions in the order they are reported (unknown questions follow, sorted). */
 const ORDER = [
@@ -56,9 +64,7 @@ function cells(row: Row): string[] {
     row.workload,
     row.name + (row.isBaseline ? " (baseline)" : ""),
     formatValue(row.median, row.metric, row.op),
-    `${formatValue(row.min, row.metric, row.op).split(" ")[0]} .. ${
-      formatValue(row.max, row.metric, row.op).split(" ")[0]
-    }`,
+    formatRange(row),
     `${Math.round(row.spread * 100)}%`,
     formatRatio(row.ratio),
     notes(row),

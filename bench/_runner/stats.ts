@@ -128,23 +128,36 @@ export function applyBaselines(rows: Row[]): void {
 /** Formats a value with its unit (`12.3M msg/s`, `41.2 µs/rtt`). */
 export function formatValue(value: number, metric: "rate" | "latency", op: string): string {
   if (metric === "rate") return `${si(value)} ${op}/s`;
-  if (value >= 1e6) return `${round(value / 1e6)} ms/${op}`;
-  if (value >= 1e3) return `${round(value / 1e3)} µs/${op}`;
-  return `${round(value)} ns/${op}`;
+  const [scale, unit] = timeUnit(value);
+  return `${round(value / scale)} ${unit}/${op}`;
 }
 
-/** 3 significant digits with a k/M/G suffix. */
+/** Formats a range in the unit its median is shown in (`1.2M .. 3.4M`, `598 .. 1,240`). */
+export function formatRange(
+  row: { min: number; max: number; median: number; metric: "rate" | "latency" },
+): string {
+  if (row.metric === "rate") return `${si(row.min)} .. ${si(row.max)}`;
+  const [scale] = timeUnit(row.median);
+  return `${round(row.min / scale)} .. ${round(row.max / scale)}`;
+}
+
+function timeUnit(ns: number): [number, string] {
+  return ns >= 1e6 ? [1e6, "ms"] : ns >= 1e3 ? [1e3, "µs"] : [1, "ns"];
+}
+
+/** 3 significant digits with a k/M/G suffix; small integers as they are. */
 export function si(value: number): string {
   const units = [[1e9, "G"], [1e6, "M"], [1e3, "k"]] as const;
   for (const [scale, suffix] of units) {
     if (value >= scale) return `${round(value / scale)}${suffix}`;
   }
-  return round(value);
+  return Number.isInteger(value) ? String(value) : round(value);
 }
 
-/** 3 significant digits. */
+/** 3 significant digits (thousands separated when larger). */
 export function round(value: number): string {
   if (value === 0 || !Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
   const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(value))));
   return value.toFixed(Math.min(digits, 3));
 }

@@ -41,6 +41,11 @@ function ticks(low: number, high: number, log: boolean): number[] {
   return out;
 }
 
+/** Axis numbers without trailing zeros (`1k`, `2.5M`). */
+function compact(value: number): string {
+  return si(value).replace(/\.0+(?=[kMG]?$)|(\.\d*?)0+(?=[kMG]?$)/, "$1");
+}
+
 /** Renders the chart of one question. */
 export function barChart(question: string, rows: Row[], subtitle: string): string {
   const measured = rows.filter((row) => !row.error && row.median > 0);
@@ -108,7 +113,7 @@ export function barChart(question: string, rows: Row[], subtitle: string): strin
   const bottom = y + 6;
   const grid = axis.map((tick) => {
     const position = x(tick).toFixed(1);
-    const text = metric === "rate" ? si(tick) : formatValue(tick, metric, "op").split("/")[0];
+    const text = metric === "rate" ? compact(tick) : formatValue(tick, metric, "op").split("/")[0];
     return `<line x1="${position}" x2="${position}" y1="${TOP - 4}" y2="${bottom}" class="grid"/>` +
       `<text x="${position}" y="${bottom + 14}" class="tick">${escape(text)}</text>`;
   });
