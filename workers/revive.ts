@@ -14,7 +14,10 @@
 import { Barrier } from "../primitives/barrier.ts";
 import { Condition, type ConditionHandle } from "../primitives/condition.ts";
 import { Event } from "../primitives/event.ts";
+import { JoinableQueue } from "../primitives/joinable_queue.ts";
 import { Mutex } from "../primitives/mutex.ts";
+import { PipeEnd, type PipeEndHandle } from "../primitives/pipe.ts";
+import { Queue, type QueueHandle } from "../primitives/queue.ts";
 import { RecursiveMutex } from "../primitives/recursive_mutex.ts";
 import { RingBuffer } from "../primitives/ring_buffer.ts";
 import { Semaphore } from "../primitives/semaphore.ts";
@@ -33,6 +36,9 @@ const registry = new Map<string, Reviver>([
   ["SharedValue", SharedValue.from],
   ["SharedArray", SharedArray.from],
   ["RingBuffer", RingBuffer.from],
+  ["Queue", (handle: QueueHandle) => Queue.from(handle)],
+  ["JoinableQueue", (handle: QueueHandle) => JoinableQueue.from(handle as never)],
+  ["Pipe", (handle: PipeEndHandle) => PipeEnd.from(handle)],
 ]);
 
 /**
