@@ -12,9 +12,11 @@
  * | 12..15    | region offset (always {@linkcode REGION_OFFSET})               |
  * | 16..19    | region length (the primitive's byte length)                    |
  * | 20..23    | file mode: default lease of the file lock, in µs (0: none)      |
+ * | 24..27    | file mode: length of the committed journal (0: none)           |
  * | 32..127   | waiter counts, {@linkcode WAIT_SLOTS} cells (cell c → slot c % 24) |
  * | 128..223  | notify sequence numbers (file mode), one per slot              |
  * | 256..     | the region: the primitive's own memory (its header first)      |
+ * | after it  | file mode only: the journal ({@linkcode journalCapacity} bytes) |
  *
  * The mode is fixed at creation: the two backends do not exclude each other
  * (one uses flock, the other CPU atomics), so a file is only ever used
@@ -36,6 +38,8 @@ export const FILE_MAGIC = 0x464d4853;
 export const FILE_VERSION = 1;
 /** Where the region starts in the file. */
 export const REGION_OFFSET = 256;
+/** File mode: the cell holding the committed journal's length (0: none). */
+export const JOURNAL_CELL = 6;
 /** First cell of the waiter counts. */
 export const WAITERS_CELL = 8;
 /** First cell of the notify sequences. */
@@ -82,9 +86,20 @@ export function defaultSharedDir(): string {
   }
 }
 
-/** The file size for a region of `regionLength` bytes. */
-export function fileSize(regionLength: number): number {
-  return REGION_OFFSET + regionLength;
+/**
+ * Bytes of journal a file-backed object reserves: room for every byte up to
+ * the region's end plus an 8-byte entry header per 4 KiB block (a batch can
+ * change at most all of them).
+ */
+export function journalCapacity(regionLength: number): number {
+  const data = REGION_OFFSET + regionLength;
+  return data + 8 * (Math.ceil(data / 4096) + 1);
+}
+
+/** The file size for a region of `regionLength` bytes in `mode`. */
+export function fileSize(regionLength: number, mode: FileMode = "mmap"): number {
+  const data = REGION_OFFSET + regionLength;
+  return mode === "file" ? data + journalCapacity(regionLength) : data;
 }
 
 /**
@@ -104,7 +119,7 @@ export function createSharedFile(
   }
   const file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
   try {
-    file.truncateSync(fileSize(regionLength));
+    file.truncateSync(fileSize(regionLength, mode));
     const header = new Int32Array(6);
     header[5] = Math.max(0, Math.min(1_000_000, Math.round(leaseMs * 1000)));
     header[1] = FILE_VERSION;
@@ -177,7 +192,7 @@ export function checkSharedHeader(
   const mode = header[2] === 1 ? "file" : header[2] === 2 ? "mmap" : undefined;
   if (
     mode === undefined || header[3] !== REGION_OFFSET || header[4] < 4 ||
-    size < fileSize(header[4])
+    size < fileSize(header[4], mode)
   ) {
     throw new LayoutError(
       "bad-parameters",

@@ -29,11 +29,16 @@
  *   something else (a synchronous read, a subprocess) keeps the lock until it
  *   returns; {@linkcode releaseFileLeases} releases it explicitly.
  *
- * Crash safety: changed blocks are written in the order they were last
- * changed, each with one `pwrite` of at most one page (which a SIGKILL does
- * not tear), so the store that publishes a message reaches the file after
- * the message bytes written before it. The kernel drops the `flock` of a
- * dead process.
+ * Crash safety: a batch reaches the file whole or not at all, even if the
+ * process is SIGKILLed while writing it back. A batch that changed one 4 KiB
+ * block is one `pwrite` inside one page, which a kill does not tear (the
+ * kernel checks for fatal signals between pages); a batch that changed
+ * several goes through a journal after the region: write the journal,
+ * commit it with a 4-byte `pwrite`, write the blocks in place, clear the
+ * commit. The kernel drops a dead process's `flock`, and the next process
+ * to take it replays a committed journal before it reads anything. So a
+ * `put` whose batch was cut short leaves no claimed-but-unpublished slot
+ * and no half-written message, and a `put` that returned is in the file.
  *
  * Waiting has no kernel wake-up channel here: a waiter counts itself in the
  * file header and polls the cell and a notify sequence number with a bounded
@@ -51,7 +56,7 @@ import { registerMemoryBackend } from "./attach.ts";
 import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
 import {
   fileKey,
-  fileSize,
+  JOURNAL_CELL,
   readSharedFile,
   REGION_OFFSET,
   SEQUENCE_CELL,
@@ -99,9 +104,14 @@ class FileState {
   releaseScheduled = false;
   stamp = 0;
 
+  /** Where the journal starts (right after the region). */
+  readonly journalOffset: number;
+  journal: Uint8Array = new Uint8Array(0);
+
   constructor(path: string, key: string, fileLength: number) {
     this.key = key;
     this.fileLength = fileLength;
+    this.journalOffset = fileLength;
     this.lockFile = Deno.openSync(path, { read: true, write: true });
     try {
       this.fd = fs.openSync(path, "r+");
@@ -125,8 +135,50 @@ class FileState {
       this.heldSince = performance.now();
       this.loaded.fill(0); // another process may have changed anything
       if (this.leaseMs > 0) leased.add(this);
+      // Block 0 holds the header, the journal mark and (usually) the
+      // algorithm's hot cells: read it now, and finish the batch of a
+      // process that died while writing it back.
+      this.ensure(0, Math.min(BLOCK, this.fileLength));
+      if (this.cells[JOURNAL_CELL] !== 0) this.recover();
     }
     this.depth++;
+  }
+
+  /**
+   * Applies a committed journal left by a process killed while writing a
+   * batch back (idempotent: applying it twice writes the same bytes).
+   */
+  recover(): void {
+    const length = this.cells[JOURNAL_CELL];
+    if (length < 8 || length > this.fileLength + 8 * (this.loaded.length + 1)) {
+      throw new LayoutError(
+        "bad-parameters",
+        `Cannot recover the shared file: its journal length ${length} is impossible`,
+      );
+    }
+    const journal = new Uint8Array(length);
+    readAt(this.fd, journal, 0, length, this.journalOffset);
+    this.apply(journal, length);
+    writeAt(this.fd, ZERO, 0, 4, JOURNAL_CELL * 4);
+    this.loaded.fill(0);
+    this.ensure(0, Math.min(BLOCK, this.fileLength));
+  }
+
+  /** Writes the entries of a journal in place. */
+  apply(journal: Uint8Array, length: number): void {
+    const view = new DataView(journal.buffer, journal.byteOffset, length);
+    for (let at = 0; at < length;) {
+      const position = view.getUint32(at, true);
+      const size = view.getUint32(at + 4, true);
+      if (position + size > this.fileLength || at + 8 + size > length) {
+        throw new LayoutError(
+          "bad-parameters",
+          "Cannot recover the shared file: its journal is corrupt",
+        );
+      }
+      writeAt(this.fd, journal, at + 8, size, position);
+      at += 8 + ((size + 3) & ~3);
+    }
   }
 
   end(): void {
@@ -161,7 +213,7 @@ class FileState {
       while (run < last && this.loaded[run + 1] === 0) run++;
       const from = block * BLOCK;
       const to = Math.min((run + 1) * BLOCK, this.fileLength);
-      readFully(this.fd, this.cache, from, to - from);
+      readAt(this.fd, this.cache, from, to - from, from);
       this.loaded.fill(1, block, run + 1);
       block = run;
     }
@@ -186,17 +238,52 @@ class FileState {
     }
   }
 
-  /** Writes changed blocks back, in the order they were last changed. */
+  /**
+   * Writes the changed bytes back so that a SIGKILL at any point leaves
+   * either none or all of them: one changed block is one `pwrite` within one
+   * page (the kernel checks for a fatal signal only between pages); several
+   * go through the journal: write it, commit it (one 4-byte `pwrite`), write
+   * the blocks in place, clear the commit. The next locker replays a
+   * committed journal (see `begin`).
+   */
   flush(): void {
     const blocks = this.dirtyBlocks;
     if (blocks.length === 0) return;
-    if (blocks.length > 1) blocks.sort((a, b) => this.dirtyStamp[a] - this.dirtyStamp[b]);
+    if (blocks.length === 1) {
+      const block = blocks[0];
+      const low = this.dirtyLow[block];
+      writeAt(this.fd, this.cache, low, this.dirtyHigh[block] - low, low);
+      this.dirtyStamp[block] = 0;
+      blocks.length = 0;
+      return;
+    }
+    blocks.sort((a, b) => a - b);
+    let length = 0;
+    for (const block of blocks) {
+      length += 8 + ((this.dirtyHigh[block] - this.dirtyLow[block] + 3) & ~3);
+    }
+    // While the journal is committed, the cached header carries the mark, so
+    // writing block 0 in place cannot clear it before the last block is written.
+    this.cells[JOURNAL_CELL] = length;
+    if (this.journal.length < length) this.journal = new Uint8Array(length * 2);
+    const journal = this.journal;
+    const view = new DataView(journal.buffer);
+    let at = 0;
     for (const block of blocks) {
       const low = this.dirtyLow[block];
-      writeFully(this.fd, this.cache, low, this.dirtyHigh[block] - low);
+      const size = this.dirtyHigh[block] - low;
+      view.setUint32(at, low, true);
+      view.setUint32(at + 4, size, true);
+      journal.set(this.cache.subarray(low, low + size), at + 8);
+      at += 8 + ((size + 3) & ~3);
       this.dirtyStamp[block] = 0;
     }
     blocks.length = 0;
+    writeAt(this.fd, journal, 0, length, this.journalOffset);
+    writeAt(this.fd, this.cache, JOURNAL_CELL * 4, 4, JOURNAL_CELL * 4); // commit
+    this.apply(journal, length);
+    this.cells[JOURNAL_CELL] = 0;
+    writeAt(this.fd, ZERO, 0, 4, JOURNAL_CELL * 4); // done
   }
 
   close(): void {
@@ -209,10 +296,19 @@ class FileState {
   }
 }
 
-function readFully(fd: number, target: Uint8Array, position: number, length: number): void {
+const ZERO = new Uint8Array(4);
+
+/** Reads `length` bytes at file `position` into `target[offset..]`. */
+function readAt(
+  fd: number,
+  target: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): void {
   let done = 0;
   while (done < length) {
-    const n = fs.readSync(fd, target, position + done, length - done, position + done);
+    const n = fs.readSync(fd, target, offset + done, length - done, position + done);
     if (n === 0) {
       throw new LayoutError("too-small", `Cannot read shared file: it ends at ${position + done}`);
     }
@@ -220,10 +316,17 @@ function readFully(fd: number, target: Uint8Array, position: number, length: num
   }
 }
 
-function writeFully(fd: number, source: Uint8Array, position: number, length: number): void {
+/** Writes `source[offset..offset + length)` at file `position`. */
+function writeAt(
+  fd: number,
+  source: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): void {
   let done = 0;
   while (done < length) {
-    done += fs.writeSync(fd, source, position + done, length - done, position + done);
+    done += fs.writeSync(fd, source, offset + done, length - done, position + done);
   }
 }
 
@@ -320,7 +423,7 @@ export class FileMemory implements Memory, Batching {
     const key = fileKey(path);
     let state = states.get(key);
     if (state === undefined) {
-      state = new FileState(path, key, fileSize(info.regionLength));
+      state = new FileState(path, key, REGION_OFFSET + info.regionLength);
       states.set(key, state);
     }
     if (state.references++ === 0) state.leaseMs = info.leaseMs;

@@ -174,6 +174,18 @@ export function defaultBackend(): FileMode {
  * ```
  */
 export function openShared<T extends object>(
+  Kind: SharedKind<unknown>,
+  name: string,
+  options: OpenSharedOptions | undefined,
+  construct: (allocate: MemoryAllocator) => T,
+): T;
+/** Creates (as `new Kind({ allocate })`) or attaches the named object `name`. */
+export function openShared<T extends object>(
+  Kind: SharedKind<T>,
+  name: string,
+  options?: OpenSharedOptions,
+): T;
+export function openShared<T extends object>(
   Kind: SharedKind<T>,
   name: string,
   options?: OpenSharedOptions,

@@ -21,6 +21,7 @@ Deno.test("file: a batch is one indivisible step and spans several 4 KiB blocks"
     assert.deepEqual(raw.subarray(256 + 100, 256 + 5100), bytes);
     assert.equal(new DataView(raw.buffer).getInt32(256 + 3000 * 4, true), 7);
     assert.equal(new DataView(raw.buffer).getInt32(256, true), 2);
+    assert.equal(new DataView(raw.buffer).getInt32(24, true), 0, "no journal left committed");
     assert.equal(runBatch(memory, () => memory.load(0)), 2);
     assert.equal(runBatch(new SabMemory(8), () => 5), 5);
     // A wait inside a batch splits it (unlock, wait, lock again) instead of deadlocking.
@@ -55,5 +56,38 @@ Deno.test("file: a lease keeps the lock across batches and is released on demand
   } finally {
     probe.close();
     done();
+  }
+});
+
+Deno.test("file: a committed journal left by a killed writer is replayed by the next locker", () => {
+  const [memory, path] = withMemory("file", 64, (p) => FileMemory.open(p));
+  memory.close();
+  try {
+    // As if a process died after committing a two-entry journal and before
+    // (or while) writing the blocks in place.
+    const journal = new DataView(new ArrayBuffer(24));
+    journal.setUint32(0, 256, true); // region cell 0
+    journal.setUint32(4, 4, true);
+    journal.setInt32(8, 1234, true);
+    journal.setUint32(12, 256 + 8, true); // region cell 2
+    journal.setUint32(16, 4, true);
+    journal.setInt32(20, 99, true);
+    const file = Deno.openSync(path, { read: true, write: true });
+    file.seekSync(256 + 64, Deno.SeekMode.Start);
+    file.writeSync(new Uint8Array(journal.buffer));
+    file.seekSync(24, Deno.SeekMode.Start);
+    file.writeSync(new Uint8Array(new Int32Array([24]).buffer)); // the commit mark
+    file.close();
+    const reopened = FileMemory.open(path);
+    assert.equal(reopened.load(0), 1234);
+    assert.equal(reopened.load(2), 99);
+    reopened.close();
+    assert.equal(
+      new DataView(Deno.readFileSync(path).buffer).getInt32(24, true),
+      0,
+      "mark cleared",
+    );
+  } finally {
+    Deno.removeSync(path);
   }
 });
