@@ -108,7 +108,12 @@ Deno.test({
   fn: async () => {
     const lock = new Mutex();
     const held = new Event();
-    const p = new WorkerProcess({ module: TASKS, fn: "holdAndSpin", args: [lock, held, 1500] });
+    const spun = new Event();
+    const p = new WorkerProcess({
+      module: TASKS,
+      fn: "holdAndSpin",
+      args: [lock, held, 1000, spun],
+    });
     p.start();
     assert.equal(await held.waitAsync({ timeout: 10_000 }), true);
     p.terminate();
@@ -117,6 +122,8 @@ Deno.test({
     lock.unlock();
     await p.joinAsync();
     assert.equal(p.exitCode, TERMINATED_EXIT_CODE);
+    // The engine cannot stop the hot loop: let it finish so no thread outlives the test.
+    assert.equal(await spun.waitAsync({ timeout: 5000 }), true);
   },
 });
 

@@ -49,7 +49,7 @@ export const EXITED = 2;
  * `exitCode` of a worker ended by `terminate()` (Python reports `-SIGTERM`,
  * -15, for a terminated process; this module keeps the number).
  */
-export const TERMINATED_EXIT_CODE = -15;
+export const TERMINATED_EXIT_CODE: number = -15;
 
 /** Key marking `workerData` written by this module. */
 export const START_MARKER = "@concur/shm:start";

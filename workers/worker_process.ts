@@ -34,7 +34,7 @@ export { type WorkerInfo, workerInfo } from "./_runtime.ts";
  * How long `terminate()` lets a worker unwind cooperatively before it is
  * stopped by force.
  */
-export const TERMINATE_GRACE_MS = 500;
+export const TERMINATE_GRACE_MS: number = 500;
 
 /** Options of {@linkcode WorkerProcess}. */
 export interface WorkerProcessOptions {

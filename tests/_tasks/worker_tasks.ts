@@ -71,12 +71,16 @@ export async function holdWithGuardAndWaitAsync(
   await never.waitAsync();
 }
 
-/** Takes the lock, signals, then spins (a hot loop that no interrupt can stop) for `ms`. */
-export function holdAndSpin(lock: Mutex, held: Event, ms: number): void {
+/**
+ * Takes the lock, signals, then spins (a hot loop that no interrupt can stop)
+ * for `ms`; sets `spun` when the loop is over.
+ */
+export function holdAndSpin(lock: Mutex, held: Event, ms: number, spun: Event): void {
   lock.lock();
   held.set();
   const end = performance.now() + ms;
   while (performance.now() < end) { /* busy */ }
+  spun.set();
 }
 
 /** Takes the lock and returns without unlocking it. */
