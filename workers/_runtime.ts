@@ -44,7 +44,17 @@ export const RESULT_ERROR = 2;
 
 const CLAIMED = Symbol.for("@concur/shm:runtime-claimed");
 
-/** Information about the current worker thread, for user code. */
+/**
+ * Information about the current worker thread, for user code.
+ *
+ * @example
+ * ```ts ignore
+ * export function task(): void {
+ *   const { name, id, daemon } = workerInfo()!;
+ *   console.log(name, id, daemon);
+ * }
+ * ```
+ */
 export interface WorkerInfo {
   /** The worker's name. */
   readonly name: string;
@@ -56,7 +66,17 @@ export interface WorkerInfo {
 
 let info: WorkerInfo | undefined;
 
-/** The current worker's name, id and daemon flag, or `undefined` outside workers started by this module. */
+/**
+ * The current worker's name, id and daemon flag, or `undefined` outside
+ * workers started by this module (available once the task runs).
+ *
+ * @example
+ * ```ts
+ * import { workerInfo } from "@concur/shm";
+ *
+ * console.log(workerInfo()?.name ?? "main thread");
+ * ```
+ */
 export function workerInfo(): WorkerInfo | undefined {
   return info;
 }

@@ -76,7 +76,16 @@ export class AsyncResult<T> {
     );
   }
 
-  /** Whether the task has finished (and its callback has run). */
+  /**
+   * Whether the task has finished (and its callback has run).
+   *
+   * @example
+   * ```ts ignore
+   * const r = pool.applyAsync("square", [3]);
+   * await r.wait();
+   * console.log(r.ready()); // true
+   * ```
+   */
   ready(): boolean {
     return this.#state !== "pending";
   }
@@ -85,6 +94,12 @@ export class AsyncResult<T> {
    * Whether the task succeeded.
    *
    * @throws {ConcurrencyError} If the result is not ready yet.
+   *
+   * @example
+   * ```ts ignore
+   * await r.wait();
+   * console.log(r.successful()); // true
+   * ```
    */
   successful(): boolean {
     if (this.#state === "pending") {
@@ -100,6 +115,11 @@ export class AsyncResult<T> {
    * @returns The value the task returned.
    * @throws {TimeoutError} If the timeout expires first (the task goes on).
    * @throws {RemoteError} What the task threw (or `WorkerDiedError`, `ClosedError`).
+   *
+   * @example
+   * ```ts ignore
+   * console.log(await pool.applyAsync("square", [4]).get({ timeout: 1000 })); // 16
+   * ```
    */
   get(options?: AsyncWaitOptions): Promise<T> {
     const timeout = normalizeTimeout(options?.timeout);
@@ -132,6 +152,11 @@ export class AsyncResult<T> {
    *
    * @param options `timeout` in ms and an abort `signal`.
    * @returns Whether it is ready.
+   *
+   * @example
+   * ```ts ignore
+   * if (!(await r.wait({ timeout: 100 }))) console.log("still running");
+   * ```
    */
   async wait(options?: AsyncWaitOptions): Promise<boolean> {
     try {
@@ -199,7 +224,14 @@ let pools = 0;
  * ```
  */
 export class Pool implements AsyncDisposable {
-  /** Number of workers. */
+  /**
+   * Number of workers.
+   *
+   * @example
+   * ```ts ignore
+   * console.log(new Pool({ module: import.meta.url, size: 3 }).size); // 3
+   * ```
+   */
   readonly size: number;
   readonly #module: URL;
   readonly #initializer: string;
@@ -415,6 +447,11 @@ export class Pool implements AsyncDisposable {
    * @throws {ClosedError} If the pool was closed or terminated.
    * @throws {RemoteError} What the task threw.
    * @throws {WorkerDiedError} If its worker died during the task.
+   *
+   * @example
+   * ```ts ignore
+   * console.log(await pool.apply("add", [2, 3])); // 5
+   * ```
    */
   apply<T = unknown>(fn: string, args: readonly unknown[] = []): Promise<T> {
     try {
@@ -434,6 +471,15 @@ export class Pool implements AsyncDisposable {
    * @param options `callback` and `errorCallback`.
    * @returns The pending result.
    * @throws {ClosedError} If the pool was closed or terminated.
+   *
+   * @example
+   * ```ts ignore
+   * const r = pool.applyAsync<number>("square", [5], {
+   *   callback: (v) => console.log("done", v),
+   *   errorCallback: (e) => console.error(e),
+   * });
+   * await r.get(); // 25
+   * ```
    */
   applyAsync<T = unknown>(
     fn: string,
@@ -463,6 +509,11 @@ export class Pool implements AsyncDisposable {
    * @param fn Name of an export of the pool's module.
    * @param items One argument per task.
    * @returns The values, in input order.
+   *
+   * @example
+   * ```ts ignore
+   * console.log(await pool.map("square", [1, 2, 3])); // [1, 4, 9]
+   * ```
    */
   map<T = unknown>(fn: string, items: Iterable<unknown>): Promise<T[]> {
     return this.starmap<T>(fn, mapArgs(items));
@@ -474,6 +525,11 @@ export class Pool implements AsyncDisposable {
    * @param fn Name of an export of the pool's module.
    * @param argsList The arguments of each task.
    * @returns The values, in input order.
+   *
+   * @example
+   * ```ts ignore
+   * console.log(await pool.starmap("add", [[1, 2], [3, 4]])); // [3, 7]
+   * ```
    */
   async starmap<T = unknown>(fn: string, argsList: Iterable<readonly unknown[]>): Promise<T[]> {
     const tasks: Promise<unknown>[] = [];
@@ -491,6 +547,11 @@ export class Pool implements AsyncDisposable {
    * @param fn Name of an export of the pool's module.
    * @param items One argument per task.
    * @returns An async iterator over the values.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const y of pool.imap("square", [1, 2, 3])) console.log(y); // 1, 4, 9
+   * ```
    */
   async *imap<T = unknown>(fn: string, items: Iterable<unknown>): AsyncGenerator<T> {
     const tasks: Promise<unknown>[] = [];
@@ -510,6 +571,11 @@ export class Pool implements AsyncDisposable {
    * @param fn Name of an export of the pool's module.
    * @param items One argument per task.
    * @returns An async iterator over the values.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const y of pool.imapUnordered("square", [1, 2, 3])) console.log(y); // any order
+   * ```
    */
   async *imapUnordered<T = unknown>(fn: string, items: Iterable<unknown>): AsyncGenerator<T> {
     const done: PromiseSettledResult<unknown>[] = [];
@@ -533,6 +599,12 @@ export class Pool implements AsyncDisposable {
   /**
    * Stops accepting tasks; those already submitted still run, and the
    * workers exit once the queue is drained. Idempotent.
+   *
+   * @example
+   * ```ts ignore
+   * pool.close();
+   * await pool.join();
+   * ```
    */
   close(): void {
     if (this.#state !== RUNNING) return;
@@ -545,6 +617,13 @@ export class Pool implements AsyncDisposable {
    * {@linkcode Pool.close} (or {@linkcode Pool.terminate}) first.
    *
    * @throws {ConcurrencyError} If the pool is still running.
+   *
+   * @example
+   * ```ts ignore
+   * const results = pool.map("square", [1, 2]);
+   * pool.close();
+   * await pool.join(); // the two tasks are done, the workers gone
+   * ```
    */
   async join(): Promise<void> {
     if (this.#state === RUNNING) {
@@ -564,6 +643,11 @@ export class Pool implements AsyncDisposable {
   /**
    * Stops the workers now (cooperatively, then by force) and rejects every
    * pending task with `ClosedError`. Resolves once the workers are gone.
+   *
+   * @example
+   * ```ts ignore
+   * await pool.terminate();
+   * ```
    */
   async terminate(): Promise<void> {
     const wasTerminated = this.#state === TERMINATED;
@@ -582,7 +666,17 @@ export class Pool implements AsyncDisposable {
     await Promise.all(workers.map((worker) => worker.joinAsync()));
   }
 
-  /** `close()` then `join()`: submitted tasks finish, then the workers exit. */
+  /**
+   * `close()` then `join()`: submitted tasks finish, then the workers exit.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using pool = new Pool({ module: import.meta.url });
+   *   await pool.map("square", [1, 2, 3]);
+   * } // closed and joined here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.join();

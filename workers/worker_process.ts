@@ -109,7 +109,15 @@ let created = 0;
  * ```
  */
 export class WorkerProcess implements AsyncDisposable {
-  /** The worker's name. */
+  /**
+   * The worker's name (settable; also visible in the worker through `workerInfo()`).
+   *
+   * @example
+   * ```ts ignore
+   * const w = new WorkerProcess({ module: import.meta.url, fn: "work", name: "loader" });
+   * console.log(w.name); // "loader"
+   * ```
+   */
   name: string;
   readonly #module: URL;
   readonly #fn: string;
@@ -171,6 +179,13 @@ export class WorkerProcess implements AsyncDisposable {
    * Whether the worker is a daemon (see the options). Settable before `start()` only.
    *
    * @throws {ConcurrencyError} When set after start.
+   *
+   * @example
+   * ```ts ignore
+   * const w = new WorkerProcess({ module: import.meta.url, fn: "poll" });
+   * w.daemon = true; // does not keep the program alive
+   * w.start();
+   * ```
    */
   get daemon(): boolean {
     return this.#daemon;
@@ -182,12 +197,30 @@ export class WorkerProcess implements AsyncDisposable {
     this.#daemon = Boolean(value);
   }
 
-  /** The worker's id (its unique owner id in locks); `null` before `start()`. */
+  /**
+   * The worker's id (its unique owner id in locks); `null` before `start()`.
+   *
+   * @example
+   * ```ts ignore
+   * w.start();
+   * console.log(typeof w.id); // "number"
+   * ```
+   */
   get id(): number | null {
     return this.#id;
   }
 
-  /** Whether the worker has started and not yet ended. */
+  /**
+   * Whether the worker has started and not yet ended.
+   *
+   * @example
+   * ```ts ignore
+   * w.start();
+   * console.log(w.isAlive); // true
+   * await w.joinAsync();
+   * console.log(w.isAlive); // false
+   * ```
+   */
   get isAlive(): boolean {
     return this.#control !== undefined && !hasExited(this.#control);
   }
@@ -195,13 +228,29 @@ export class WorkerProcess implements AsyncDisposable {
   /**
    * `null` before start and while running; then 0 (returned), 1 (threw: see
    * {@linkcode WorkerProcess.error}) or {@linkcode TERMINATED_EXIT_CODE}.
+   *
+   * @example
+   * ```ts ignore
+   * w.start();
+   * console.log(w.exitCode); // null (running)
+   * await w.joinAsync();
+   * console.log(w.exitCode); // 0
+   * ```
    */
   get exitCode(): number | null {
     if (this.#control === undefined || !hasExited(this.#control)) return null;
     return exitCodeOf(this.#control);
   }
 
-  /** The error the task threw (name, message, remote stack as `cause`), if it did. */
+  /**
+   * The error the task threw (name, message, remote stack as `cause`), if it did.
+   *
+   * @example
+   * ```ts ignore
+   * await w.joinAsync();
+   * if (w.exitCode === 1) console.error(w.error?.remoteName, w.error?.message, w.error?.cause);
+   * ```
+   */
   get error(): RemoteError | undefined {
     return this.#control === undefined ? undefined : errorOf(this.#control);
   }
@@ -210,6 +259,12 @@ export class WorkerProcess implements AsyncDisposable {
    * Starts the worker.
    *
    * @throws {ConcurrencyError} If it was already started.
+   *
+   * @example
+   * ```ts ignore
+   * const w = new WorkerProcess({ module: import.meta.url, fn: "work", args: [mutex, 10] });
+   * w.start();
+   * ```
    */
   start(): void {
     if (this.#control !== undefined) {
@@ -277,6 +332,13 @@ export class WorkerProcess implements AsyncDisposable {
    * and releases its guards); after {@linkcode TERMINATE_GRACE_MS} it is
    * stopped by force. Returns at once; `joinAsync()` waits for the end.
    * Does nothing if the worker is not running.
+   *
+   * @example
+   * ```ts ignore
+   * w.terminate();
+   * await w.joinAsync();
+   * console.log(w.exitCode === TERMINATED_EXIT_CODE); // true
+   * ```
    */
   terminate(): void {
     const control = this.#control;
@@ -304,6 +366,11 @@ export class WorkerProcess implements AsyncDisposable {
    * @param options `timeout` in ms (default: forever; negative: poll).
    * @returns Whether the worker has ended.
    * @throws {ConcurrencyError} If the worker was never started.
+   *
+   * @example In a worker that started its own worker
+   * ```ts ignore
+   * if (!child.join({ timeout: 1000 })) child.terminate();
+   * ```
    */
   join(options?: WaitOptions): boolean {
     const control = this.#started("join");
@@ -323,6 +390,13 @@ export class WorkerProcess implements AsyncDisposable {
    * @param options `timeout` in ms and an abort `signal`.
    * @returns Whether the worker has ended.
    * @throws {ConcurrencyError} If the worker was never started.
+   *
+   * @example
+   * ```ts ignore
+   * w.start();
+   * const ended = await w.joinAsync({ timeout: 5000 });
+   * console.log(ended, w.exitCode); // true 0
+   * ```
    */
   async joinAsync(options?: AsyncWaitOptions): Promise<boolean> {
     const control = this.#started("join");
@@ -347,7 +421,17 @@ export class WorkerProcess implements AsyncDisposable {
     return true;
   }
 
-  /** Terminates the worker if it is still running and waits for it. */
+  /**
+   * Terminates the worker if it is still running and waits for it.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using w = new WorkerProcess({ module: import.meta.url, fn: "serve" });
+   *   w.start();
+   * } // terminated and joined here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#control === undefined) return;
     this.terminate();
