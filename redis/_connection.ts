@@ -130,7 +130,7 @@ export class Connection {
   readonly #scripts: readonly Script[];
   readonly #idle: BlockingConnection[] = [];
   readonly #busy = new Set<BlockingConnection>();
-  readonly #lost = new WeakMap<Redis, Promise<never>>();
+  readonly #inFlight = new InFlight();
   #lastError: Error | undefined;
   #closed = false;
   #lingerUntil = 0;
@@ -179,6 +179,7 @@ export class Connection {
       await connection.#connect(connection.command);
     } catch (err) {
       connection.#closed = true;
+      connection.#inFlight.stop();
       connection.#drop(connection.command);
       await connection.#settle();
       throw err;
@@ -266,58 +267,18 @@ export class Connection {
     });
   }
 
-  /**
-   * A promise rejected when `client`'s current connection closes. ioredis
-   * with `autoResendUnfulfilledCommands: false` silently drops the commands
-   * that were in flight when a connection dropped (their promises would only
-   * settle at `commandTimeout`), so every call issued on a ready connection
-   * races this.
-   */
-  #whenLost(client: Redis): Promise<never> {
-    let lost = this.#lost.get(client);
-    if (!lost) {
-      lost = new Promise<never>((_, reject) => {
-        client.once("close", () => {
-          this.#lost.delete(client);
-          reject(
-            new Error(
-              "Connection is closed: the connection dropped while the call was in flight " +
-                "(it may or may not have been applied)",
-            ),
-          );
-        });
-      });
-      lost.catch(() => {});
-      this.#lost.set(client, lost);
-    }
-    return lost;
-  }
-
   /** Runs `fn` on the command connection with bounded, clearly reported failures. */
-  async call<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    if (this.#closed) throw this.wrap(new Error("closed"));
+  call<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(this.wrap(new Error("closed")));
     const client = this.command;
-    // Our own command timeout (not ioredis's, whose timers outlive dropped
-    // commands and keep the process alive).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const limit = this.#options.commandTimeout;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no reply within ${limit} ms (commandTimeout): command timed out`)),
-        limit,
-      );
-    });
-    try {
-      const pending = fn(client);
-      pending.catch(() => {});
-      const racers = [pending, timeout];
-      if (client.status === "ready") racers.push(this.#whenLost(client));
-      return await Promise.race(racers);
-    } catch (err) {
-      throw this.wrap(err);
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.#inFlight.track(
+      client,
+      fn(client),
+      performance.now() + this.#options.commandTimeout,
+    )
+      .catch((err) => {
+        throw this.wrap(err);
+      });
   }
 
   /** Runs a registered script on the command connection. */
@@ -364,12 +325,11 @@ export class Connection {
     });
     abortedPromise.catch(() => {});
     const blocked = connection.client.blmove(key, key, "RIGHT", "RIGHT", seconds);
-    blocked.catch(() => {});
     let healthy = true;
     // A dropped connection loses nothing here (BLMOVE onto itself changes
     // nothing): report it as a wake-up, so the caller retries its script on
     // the command connection, which reconnects or fails clearly.
-    const settled = Promise.race([blocked, this.#whenLost(connection.client)]).then(
+    const settled = this.#inFlight.track(connection.client, blocked, Infinity).then(
       (value) => value !== null,
       (err) => {
         healthy = false;
@@ -429,6 +389,7 @@ export class Connection {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#inFlight.stop();
     for (const connection of [...this.#idle, ...this.#busy]) this.#drop(connection.client);
     this.#idle.length = 0;
     try {
@@ -439,6 +400,77 @@ export class Connection {
       this.#drop(this.command);
       await this.#settle();
     }
+  }
+}
+
+const LOST =
+  "Connection is closed: the connection dropped while the call was in flight (it may or may not have been applied)";
+
+/**
+ * The calls in flight on each client, failed clearly instead of hanging:
+ * ioredis with `autoResendUnfulfilledCommands: false` silently drops the
+ * commands that were in flight when a connection dropped (their promises
+ * never settle), so a call issued on a ready connection is rejected when
+ * that connection closes; and any call older than its deadline is rejected
+ * by one watchdog timer (ioredis's own `commandTimeout` arms a timer per
+ * command that outlives dropped commands and keeps the process alive).
+ */
+class InFlight {
+  /** Per client: each pending call's reject, its deadline, and whether it was sent on a ready connection. */
+  readonly #calls = new Map<
+    Redis,
+    Map<(err: Error) => void, { deadline: number; sent: boolean }>
+  >();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+
+  track<T>(client: Redis, call: Promise<T>, deadline: number): Promise<T> {
+    let calls = this.#calls.get(client);
+    if (!calls) {
+      const created = new Map<(err: Error) => void, { deadline: number; sent: boolean }>();
+      calls = created;
+      this.#calls.set(client, created);
+      client.on("close", () => {
+        for (const [fail, { sent }] of [...created]) if (sent) fail(new Error(LOST));
+      });
+    }
+    const sent = client.status === "ready";
+    // Queued while disconnected: ioredis settles it (sent after the
+    // reconnect, or failed when reconnecting gives up).
+    if (!sent && deadline === Infinity) return call;
+    const tracked = calls;
+    if (deadline !== Infinity) this.#startWatchdog();
+    return new Promise<T>((resolve, reject) => {
+      const fail = (err: Error): void => {
+        tracked.delete(fail);
+        reject(err);
+      };
+      tracked.set(fail, { deadline, sent });
+      call.then((value) => {
+        tracked.delete(fail);
+        resolve(value);
+      }, fail);
+    });
+  }
+
+  #startWatchdog(): void {
+    if (this.#watchdog !== undefined) return;
+    this.#watchdog = setInterval(() => {
+      const now = performance.now();
+      for (const calls of this.#calls.values()) {
+        for (const [fail, { deadline }] of calls) {
+          if (deadline <= now) {
+            fail(new Error("no reply within commandTimeout: command timed out"));
+          }
+        }
+      }
+    }, 250);
+    // The watchdog alone must not keep a finished program alive.
+    Deno.unrefTimer(this.#watchdog);
+  }
+
+  stop(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
   }
 }
 

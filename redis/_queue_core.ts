@@ -90,26 +90,38 @@ return {ARGV[1], ARGV[2]}`,
 const PUT: Script = {
   name: "concurQueuePut",
   keys: 4,
-  lua: `local m = redis.call('HMGET', KEYS[1], 'kind', 'closed')
-if not m[1] then return -3 end
-if m[2] == '1' then return -1 end
+  lua: `local closed = redis.call('HGET', KEYS[1], 'closed')
+if not closed then return -3 end
+if closed == '1' then return -1 end
 local cap = tonumber(ARGV[1])
 local n = #ARGV - 2
-local len = redis.call('LLEN', KEYS[2])
 if cap > 0 then
+  local len = redis.call('LLEN', KEYS[2])
   if len >= cap then
     redis.call('DEL', KEYS[3])
     return 0
   end
   if n > cap - len then n = cap - len end
+  if len + n >= cap then redis.call('DEL', KEYS[3]) end
 end
 redis.call('LPUSH', KEYS[2], unpack(ARGV, 3, n + 2))
-if cap > 0 and len + n >= cap then redis.call('DEL', KEYS[3]) end
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[1], 'unfinished', n)
   redis.call('DEL', KEYS[4])
 end
 return n`,
+};
+
+// The same for an unbounded plain queue, with fewer arguments (the single
+// put is the latency-critical call). KEYS meta items; ARGV item...
+const PUT_UNBOUNDED: Script = {
+  name: "concurQueuePutUnbounded",
+  keys: 2,
+  lua: `local closed = redis.call('HGET', KEYS[1], 'closed')
+if not closed then return -3 end
+if closed == '1' then return -1 end
+redis.call('LPUSH', KEYS[2], unpack(ARGV))
+return #ARGV`,
 };
 
 // Shared tail of the get scripts: restore the "not full" condition.
@@ -126,9 +138,9 @@ end
 const GET: Script = {
   name: "concurQueueGet",
   keys: 3,
-  lua: `${LUA_FIX_SPACE}local m = redis.call('HMGET', KEYS[1], 'kind', 'closed')
-if not m[1] then return -3 end
-local closed = m[2] == '1'
+  lua: `${LUA_FIX_SPACE}local flag = redis.call('HGET', KEYS[1], 'closed')
+if not flag then return -3 end
+local closed = flag == '1'
 local out = redis.call('RPOP', KEYS[2], ARGV[2])
 if not out then return -2 end
 if closed and redis.call('LLEN', KEYS[2]) == 0 then
@@ -193,6 +205,21 @@ fix_space(cap, closed)
 return result`,
 };
 
+// GET for an unbounded plain queue. KEYS meta items; ARGV max.
+const GET_UNBOUNDED: Script = {
+  name: "concurQueueGetUnbounded",
+  keys: 2,
+  lua: `local flag = redis.call('HGET', KEYS[1], 'closed')
+if not flag then return -3 end
+local out = redis.call('RPOP', KEYS[2], ARGV[1])
+if not out then return -2 end
+if flag == '1' and redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('RPUSH', KEYS[2], table.remove(out))
+  if #out == 0 then return -1 end
+end
+return out`,
+};
+
 // KEYS meta pending leases idle; ARGV id. Returns 1 acknowledged, 0 lease lost.
 const ACK: Script = {
   name: "concurQueueAck",
@@ -244,7 +271,18 @@ if m[2] == '1' then len = len - 1 end
 return {len, tonumber(m[2]), tonumber(m[3])}`,
 };
 
-const SCRIPTS = [INIT, PUT, GET, GET_LEASED, ACK, RENEW, CLOSE, STATE];
+const SCRIPTS = [
+  INIT,
+  PUT,
+  PUT_UNBOUNDED,
+  GET,
+  GET_UNBOUNDED,
+  GET_LEASED,
+  ACK,
+  RENEW,
+  CLOSE,
+  STATE,
+];
 
 /** A snapshot of a queue's counters. */
 interface QueueState {
@@ -274,6 +312,8 @@ export class QueueCore<T> {
   readonly #idle: string;
   readonly #pending: string;
   readonly #leases: string;
+  /** An unbounded plain queue: uses the shorter scripts. */
+  readonly #simple: boolean;
   /** This handle's unacknowledged deliveries, oldest first. */
   readonly #deliveries: Delivery[] = [];
   #renewTimer: ReturnType<typeof setInterval> | undefined;
@@ -299,6 +339,7 @@ export class QueueCore<T> {
     this.#idle = connection.key(name, "q:idle");
     this.#pending = connection.key(name, "q:pending");
     this.#leases = connection.key(name, "q:leases");
+    this.#simple = !this.joinable && capacity === 0;
   }
 
   /** Connects, creates the queue if it does not exist, and checks its kind and capacity. */
@@ -385,16 +426,20 @@ export class QueueCore<T> {
     const chunkSize = this.capacity > 0 ? Math.min(MAX_BATCH, this.capacity) : MAX_BATCH;
     let done = 0;
     while (done < encoded.length) {
-      const chunk = encoded.slice(done, done + chunkSize);
-      const pushed = await this.connection.run<number>(PUT, [
-        this.#meta,
-        this.#items,
-        this.#space,
-        this.#idle,
-        this.capacity,
-        this.joinable ? 1 : 0,
-        ...chunk,
-      ]);
+      const chunk = done === 0 && encoded.length <= chunkSize
+        ? encoded
+        : encoded.slice(done, done + chunkSize);
+      const pushed = this.#simple
+        ? await this.connection.run<number>(PUT_UNBOUNDED, [this.#meta, this.#items, ...chunk])
+        : await this.connection.run<number>(PUT, [
+          this.#meta,
+          this.#items,
+          this.#space,
+          this.#idle,
+          this.capacity,
+          this.joinable ? 1 : 0,
+          ...chunk,
+        ]);
       if (pushed === -3) throw this.#missing("put");
       if (pushed === -1) {
         throw new QueueClosedError(
@@ -443,13 +488,19 @@ export class QueueCore<T> {
         if (reply === -1) throw this.#closedAndDrained();
         wait = reply >= 0 ? reply + 1 : Infinity;
       } else {
-        const reply = await this.connection.run<string[] | number>(GET, [
-          this.#meta,
-          this.#items,
-          this.#space,
-          this.capacity,
-          max,
-        ]);
+        const reply = this.#simple
+          ? await this.connection.run<string[] | number>(GET_UNBOUNDED, [
+            this.#meta,
+            this.#items,
+            max,
+          ])
+          : await this.connection.run<string[] | number>(GET, [
+            this.#meta,
+            this.#items,
+            this.#space,
+            this.capacity,
+            max,
+          ]);
         if (typeof reply !== "number") return reply.map((raw) => this.#codec.decode(raw));
         if (reply === -3) throw this.#missing("get");
         if (reply === -1) throw this.#closedAndDrained();

@@ -1,0 +1,97 @@
+/**
+ * Redis tier against the raw ioredis client on the same private server:
+ *
+ * - latency: one put + one get of a JSON message from one client —
+ *   `RedisQueue.putAsync` + `getAsync` vs raw `LPUSH` + `BRPOP`;
+ * - batches of 100 and 1000 messages: `putMany` + `getMany` vs a raw
+ *   pipeline of LPUSHes + a pipeline of BRPOPs (messages per second =
+ *   batch / time per iteration).
+ *
+ * Run: `deno bench -A bench/redis.bench.ts`. Starts its own redis-server
+ * (see tests/redis/_server.ts) and skips with a message if it is missing.
+ */
+
+import { Redis } from "../redis/_ioredis.ts";
+import { RedisQueue } from "../redis/queue.ts";
+import { RedisJoinableQueue } from "../redis/joinable_queue.ts";
+import { redisInstalled, startRedis } from "../tests/redis/_server.ts";
+
+type Ticket = { id: number; name: string; ok: boolean };
+const ticket = (id: number): Ticket => ({ id, name: "ticket", ok: true });
+
+if (!redisInstalled) {
+  console.warn(
+    "SKIPPING bench/redis.bench.ts: redis-server is not installed (apt-get install -y redis-server)",
+  );
+} else {
+  const server = await startRedis();
+  const raw = new Redis(server.url);
+  const queue = await RedisQueue.open<Ticket>(server.url, "bench");
+  const joinable = await RedisJoinableQueue.open<Ticket>(server.url, "bench-joinable");
+  globalThis.addEventListener("unload", () => {
+    raw.disconnect();
+    void queue.disconnect();
+    void joinable.disconnect();
+    try {
+      Deno.kill(server.pid, "SIGTERM");
+    } catch { /* already gone */ }
+    try {
+      Deno.removeSync(server.dir, { recursive: true });
+    } catch { /* best effort */ }
+  });
+
+  let n = 0;
+  Deno.bench({
+    name: "raw ioredis LPUSH + BRPOP (json)",
+    group: "redis put+get latency",
+    baseline: true,
+    async fn() {
+      await raw.lpush("raw", JSON.stringify(ticket(n++)));
+      const [, text] = (await raw.brpop("raw", 0))!;
+      JSON.parse(text);
+    },
+  });
+  Deno.bench({
+    name: "RedisQueue putAsync + getAsync (json)",
+    group: "redis put+get latency",
+    async fn() {
+      await queue.putAsync(ticket(n++));
+      await queue.getAsync();
+    },
+  });
+  Deno.bench({
+    name: "RedisJoinableQueue putAsync + getAsync + taskDone (json)",
+    group: "redis put+get latency",
+    async fn() {
+      await joinable.putAsync(ticket(n++));
+      await joinable.getAsync();
+      await joinable.taskDone();
+    },
+  });
+
+  for (const batch of [100, 1000]) {
+    const items = Array.from({ length: batch }, (_, i) => ticket(i));
+    Deno.bench({
+      name: `raw ioredis pipelined ${batch} LPUSH + ${batch} BRPOP (json)`,
+      group: `redis batch of ${batch}`,
+      baseline: true,
+      async fn() {
+        const put = raw.pipeline();
+        for (const item of items) put.lpush("raw", JSON.stringify(item));
+        await put.exec();
+        const get = raw.pipeline();
+        for (let i = 0; i < batch; i++) get.brpop("raw", 0);
+        for (const [, reply] of (await get.exec())!) JSON.parse((reply as [string, string])[1]);
+      },
+    });
+    Deno.bench({
+      name: `RedisQueue putMany(${batch}) + getMany(${batch}) (json)`,
+      group: `redis batch of ${batch}`,
+      async fn() {
+        await queue.putMany(items);
+        let got = 0;
+        while (got < batch) got += (await queue.getMany(batch - got)).length;
+      },
+    });
+  }
+}
