@@ -213,6 +213,7 @@ export class MmapMemory implements Memory {
     // Count ourselves before re-checking the cell: a notifier that changed the
     // cell after our check sees the count and makes the system call.
     Atomics.add(this.#waiters, slot, 1);
+    let woken = false;
     try {
       const deadline = new Deadline(timeoutMs);
       for (;;) {
@@ -220,13 +221,16 @@ export class MmapMemory implements Memory {
         const remaining = deadline.remaining();
         if (remaining === 0) return "timed-out";
         const outcome = futexWait(this.#address + cell * 4, expected, remaining);
-        if (outcome === 0) return "ok";
+        if (outcome === 0) {
+          woken = true; // the waker took us off the count
+          return "ok";
+        }
         if (outcome === EAGAIN) return "not-equal";
         if (outcome === ETIMEDOUT) return "timed-out";
         // EINTR: a signal arrived; wait again for what is left.
       }
     } finally {
-      Atomics.sub(this.#waiters, slot, 1);
+      if (!woken) Atomics.sub(this.#waiters, slot, 1);
     }
   }
 
@@ -248,8 +252,8 @@ export class MmapMemory implements Memory {
     const cells = this.#cells;
     const release = holdEventLoop();
     Atomics.add(waiters, slot, 1);
-    let pending: Promise<number> | undefined;
-    const onAbort = () => futexWakeBitset(address, bitset);
+    let woken = -1; // 0 once a wake-up took us off the count
+    const onAbort = () => Atomics.sub(waiters, slot, futexWakeBitset(address, bitset));
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const deadline = new Deadline(timeoutMs);
@@ -257,28 +261,53 @@ export class MmapMemory implements Memory {
         if (Atomics.load(cells, cell) !== expected) return "not-equal";
         const remaining = deadline.remaining();
         if (remaining === 0) return "timed-out";
-        pending = futexWaitAsync(address, expected, Math.min(remaining, ASYNC_SLICE_MS), bitset);
-        const woken = await pending;
-        pending = undefined;
+        woken = await futexWaitAsync(
+          address,
+          expected,
+          Math.min(remaining, ASYNC_SLICE_MS),
+          bitset,
+        );
         if (signal?.aborted) {
           // We may have consumed a real notify together with our own abort
           // wake-up: pass one on, so no live waiter loses its wake-up.
-          if (woken === 0) futexWake(address, 1);
+          if (woken === 0) this.#wake(address, slot, 1);
           throw signal.reason;
         }
         if (woken === 0) return "ok";
       }
     } finally {
       signal?.removeEventListener("abort", onAbort);
-      Atomics.sub(waiters, slot, 1);
+      if (woken !== 0) Atomics.sub(waiters, slot, 1);
       release();
     }
   }
 
-  /** Wakes up to `count` waiters on a cell (no system call when none waits). */
+  /**
+   * Wakes up to `count` waiters on a cell. No system call when nobody waits
+   * on the cell's slot, nor when every waiter there has been woken already
+   * and has not run yet (see `#wake`).
+   */
   notify(cell: number, count: number = Infinity): number {
-    if (Atomics.load(this.#waiters, cell % WAIT_SLOTS) === 0) return 0;
-    return futexWake(this.#address + cell * 4, count);
+    const slot = cell % WAIT_SLOTS;
+    if (Atomics.load(this.#waiters, slot) === 0) return 0;
+    return this.#wake(this.#address + cell * 4, slot, count);
+  }
+
+  /**
+   * Wakes and takes the woken off the slot's count. The count is "waiters not
+   * yet woken": a waiter adds itself before it sleeps and removes itself only
+   * when it leaves without a wake-up (timeout, changed cell); a wake-up's
+   * waker removes exactly the number the kernel woke. So repeated notifies
+   * while a woken consumer is still being scheduled (tens of µs on a VM) cost
+   * no system call. Errors only ever leave the count too high (a process
+   * killed while waiting, or between its wake and its subtraction), which
+   * costs a system call per notify, never a lost wake-up; a count that is not
+   * 0 (even negative) always makes the call.
+   */
+  #wake(address: number, slot: number, count: number): number {
+    const woken = futexWake(address, count);
+    if (woken > 0) Atomics.sub(this.#waiters, slot, woken);
+    return woken;
   }
 
   /** Copies bytes out of the region. */

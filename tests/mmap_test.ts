@@ -34,3 +34,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "mmap: the waiter count returns to 0 after waits that time out, change, wake or abort",
+  ignore,
+  async fn() {
+    const [memory, path, done] = withMemory("mmap", 16, (p) => MmapMemory.open(p));
+    const header = MmapMemory.open(path); // to read the counts: header cells 8.. via a raw view
+    try {
+      const counts = () => {
+        const file = Deno.readFileSync(path);
+        return [...new Int32Array(file.buffer, 32, 24)].reduce((a, b) => a + b, 0);
+      };
+      memory.wait(0, 0, 5); // timed out
+      memory.wait(0, 1, 5); // not equal
+      await memory.waitAsync(0, 0, 5);
+      await memory.waitAsync(0, 1, 5);
+      const controller = new AbortController();
+      const aborted = memory.waitAsync(0, 0, 10_000, controller.signal);
+      setTimeout(() => controller.abort(new Error("stop")), 5);
+      await aborted.catch(() => {});
+      const woken = memory.waitAsync(1, 0, 10_000);
+      setTimeout(() => {
+        memory.store(1, 1);
+        memory.notify(1);
+      }, 5);
+      assert.equal(await woken, "ok");
+      assert.equal(counts(), 0);
+    } finally {
+      header.close();
+      done();
+    }
+  },
+});
