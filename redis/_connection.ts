@@ -275,11 +275,11 @@ export class Connection {
       client,
       fn(client),
       performance.now() + this.#options.commandTimeout,
-    )
-      .catch((err) => {
-        throw this.wrap(err);
-      });
+      this.#wrapBound,
+    );
   }
+
+  readonly #wrapBound = (err: unknown): unknown => this.wrap(err);
 
   /** Runs a registered script on the command connection. */
   run<T>(script: Script, args: Arg[]): Promise<T> {
@@ -423,7 +423,12 @@ class InFlight {
   >();
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
-  track<T>(client: Redis, call: Promise<T>, deadline: number): Promise<T> {
+  track<T>(
+    client: Redis,
+    call: Promise<T>,
+    deadline: number,
+    wrap: (err: unknown) => unknown = (err) => err,
+  ): Promise<T> {
     let calls = this.#calls.get(client);
     if (!calls) {
       const created = new Map<(err: Error) => void, { deadline: number; sent: boolean }>();
@@ -442,7 +447,7 @@ class InFlight {
     return new Promise<T>((resolve, reject) => {
       const fail = (err: Error): void => {
         tracked.delete(fail);
-        reject(err);
+        reject(wrap(err));
       };
       tracked.set(fail, { deadline, sent });
       call.then((value) => {

@@ -413,6 +413,21 @@ export class QueueCore<T> {
     return encoded;
   }
 
+  /** Puts one item: the common case, one script call when there is room. */
+  async putOne(value: T, timeout: number | undefined, signal?: AbortSignal): Promise<void> {
+    if (this.#simple && !this.connection.closed && !signal?.aborted) {
+      const pushed = await this.connection.run<number>(PUT_UNBOUNDED, [
+        this.#meta,
+        this.#items,
+        this.#encode(value),
+      ]);
+      if (pushed === 1) return;
+      if (pushed === -3) throw this.#missing("put");
+      if (pushed === -1) throw new QueueClosedError(`Cannot put: queue "${this.name}" is closed`);
+    }
+    return this.put([value], timeout, signal);
+  }
+
   /** Puts items in order, waiting for room; returns how many were put before a timeout. */
   async put(
     values: readonly T[],
@@ -461,6 +476,24 @@ export class QueueCore<T> {
       }
       await this.connection.waitNonEmpty(this.#space, left, signal);
     }
+  }
+
+  /** Takes one item: the common case, one script call when one is there. */
+  async getOne(timeout: number | undefined, signal?: AbortSignal): Promise<T> {
+    if (this.#simple && !this.connection.closed && !signal?.aborted) {
+      const reply = await this.connection.run<string[] | number>(GET_UNBOUNDED, [
+        this.#meta,
+        this.#items,
+        1,
+      ]);
+      if (typeof reply !== "number") return this.#codec.decode(reply[0]);
+      if (reply === -3) throw this.#missing("get");
+      if (reply === -1) throw this.#closedAndDrained();
+      if (timeout !== undefined && !(timeout > 0)) {
+        throw new QueueEmptyError(`Cannot get: queue "${this.name}" is empty`);
+      }
+    }
+    return (await this.get(1, timeout, signal))[0];
   }
 
   /**

@@ -116,7 +116,7 @@ export class RedisQueue<T = unknown> implements AsyncDisposable {
    * @throws The signal's reason if it aborts first (nothing is put).
    */
   putAsync(value: T, options?: AsyncWaitOptions): Promise<void> {
-    return this.#core.put([value], options?.timeout, options?.signal);
+    return this.#core.putOne(value, options?.timeout, options?.signal);
   }
 
   /**
@@ -183,8 +183,8 @@ export class RedisQueue<T = unknown> implements AsyncDisposable {
    * @throws {QueueClosedError} If the queue is closed and drained.
    * @throws The signal's reason if it aborts first (nothing is taken).
    */
-  async getAsync(options?: AsyncWaitOptions): Promise<T> {
-    return (await this.#core.get(1, options?.timeout, options?.signal))[0];
+  getAsync(options?: AsyncWaitOptions): Promise<T> {
+    return this.#core.getOne(options?.timeout, options?.signal);
   }
 
   /**
@@ -203,8 +203,8 @@ export class RedisQueue<T = unknown> implements AsyncDisposable {
    * @throws {QueueEmptyError} If the queue is empty.
    * @throws {QueueClosedError} If the queue is closed and drained.
    */
-  async getNowait(): Promise<T> {
-    return (await this.#core.get(1, 0))[0];
+  getNowait(): Promise<T> {
+    return this.#core.getOne(0);
   }
 
   /**
