@@ -22,6 +22,8 @@ import { LOCK } from "./_workers/lock_layout.ts";
 
 const UNCONTENDED_BATCH = QUICK ? 100_000 : 200_000;
 const CONTENDED_BATCH = QUICK ? 100_000 : 250_000;
+/** More samples than usual: how often the lock changes hands swings with the machine's load. */
+const CONTENDED_SAMPLES = QUICK ? 5 : 9;
 
 // ---------------------------------------------------------------- uncontended
 
@@ -120,6 +122,7 @@ bench({
   metric: "rate",
   op: "lock-op",
   opsPerIter: 2 * CONTENDED_BATCH,
+  samples: CONTENDED_SAMPLES,
   baseline: true,
   fn: () => contended(2, CONTENDED_BATCH),
 });
@@ -131,6 +134,7 @@ bench({
   metric: "rate",
   op: "lock-op",
   opsPerIter: 2 * CONTENDED_BATCH,
+  samples: CONTENDED_SAMPLES,
   fn: () => contended(1, CONTENDED_BATCH),
 });
 
@@ -141,5 +145,6 @@ bench({
   metric: "rate",
   op: "lock-op",
   opsPerIter: 2 * CONTENDED_BATCH,
+  samples: CONTENDED_SAMPLES,
   fn: () => contended(3, CONTENDED_BATCH),
 });

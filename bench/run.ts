@@ -91,7 +91,9 @@ const suiteResults: SuiteResult[] = [];
 async function runSuite(suite: string, index: number, total: number): Promise<void> {
   const suiteStart = performance.now();
   const label = `[${index}/${total}] ${suite}`;
-  progress(`${label}: starting`);
+  progress(`${label}: running`);
+  // deno bench --json hides what benches print while they run: tick the elapsed time instead.
+  const ticker = interactive ? setInterval(() => progress(`${label}: running`), 1000) : undefined;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["bench", "-A", "--no-check", "--json", new URL(suite, BENCH_DIR).pathname],
     env: { BENCH_QUICK: QUICK ? "1" : "0", NO_COLOR: "1" },
@@ -114,10 +116,12 @@ async function runSuite(suite: string, index: number, total: number): Promise<vo
     } else if (line.startsWith("BENCHRUN ")) {
       const run = JSON.parse(line.slice(9));
       progress(`${label}: ${run.question} / ${run.name} [${run.workload}]`);
+      clearInterval(ticker);
     } else if (line.trim()) errorLines.push(line);
   }
   const status = await child.status;
   clearTimeout(timer);
+  clearInterval(ticker);
   const seconds = (performance.now() - suiteStart) / 1000;
   const json = await stdoutText;
   // deno bench prints the JSON report last on stdout (anything a bench logged comes before it).

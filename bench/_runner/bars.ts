@@ -80,7 +80,7 @@ const BARS: Bar[] = [
   })),
   {
     label: "issue 4: Pool ≥ 3× piscina on tiny tasks",
-    question: /^pool: /,
+    question: /^pool: task/,
     workload: "tiny",
     subject: /^Pool/,
     reference: /^piscina/,

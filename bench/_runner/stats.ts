@@ -36,6 +36,8 @@ export interface Row {
   /** (max − min) / median. */
   spread: number;
   samples: number;
+  /** Every sample's value (ops/s or ns/op), in the order measured. */
+  values: number[];
   /** Median of each extra per-iteration figure (e.g. handoffs), with its range. */
   extras: Record<string, { median: number; min: number; max: number }>;
   /** Speed relative to the baseline row (> 1: better than the baseline), if any. */
@@ -77,6 +79,7 @@ export function toRow(stat: BenchStat, source: string): Row {
     source,
     extras,
     samples: values.length,
+    values,
     flaggedBaseline: stat.baseline === true,
   };
   if (stat.error || values.length === 0) {
@@ -94,7 +97,7 @@ const BASELINES: { question: RegExp; name: RegExp }[] = [
   { question: /^processes: /, name: /^Python mp\.Queue$/ },
   { question: /^locks: uncontended/, name: /compareExchange pair/ },
   { question: /^locks: 2-worker/, name: /^bare futex lock/ },
-  { question: /^pool: /, name: /^piscina/ },
+  { question: /^pool: task/, name: /^piscina/ },
 ];
 
 /** The stated baseline of a question, for the report. */
