@@ -14,6 +14,12 @@ export function addLocked(lock: Mutex, counter: Int32Array, n: number): void {
   }
 }
 
+/** Waits for `go`, then does {@linkcode addLocked}. */
+export function addLockedAfter(go: Event, lock: Mutex, counter: Int32Array, n: number): void {
+  go.wait();
+  addLocked(lock, counter, n);
+}
+
 /** Nested primitives in plain objects and arrays arrive revived too. */
 export function checkNested(arg: { locks: [Mutex, RecursiveMutex]; out: Int32Array }): void {
   const [a, b] = arg.locks;
