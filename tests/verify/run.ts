@@ -9,7 +9,7 @@
  *     [--only=group,group] [--exhaustive-budget=N]
  *
  * Groups: mutex, recursive-mutex, semaphore, event, condition, barrier,
- * shared-value, queue, joinable-queue, histories. Prints one line per check with the rate,
+ * shared-value, queue, joinable-queue, pipe, ring-buffer, histories. Prints one line per check with the rate,
  * and every failure with its seed and schedule (replay with
  * `replay(scenario, { seed })` or `{ schedule }`). Exits 1 on any failure.
  */

@@ -4,6 +4,7 @@
  */
 import type { Scenario } from "../../../shm/checking/controller.ts";
 import { mutexMixedScenario, mutexScenario, recursiveMutexScenario } from "./mutex_scenarios.ts";
+import { pipeCloseScenario, pipeEchoScenario, ringScenarioReal } from "./pipe_scenarios.ts";
 import {
   closeBlockedPutScenario,
   closeScenario,
@@ -54,4 +55,8 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "queue", scenario: closeScenario(3, 2) },
   { group: "queue", scenario: closeBlockedPutScenario(3, 1), exhaustiveBound: 2 },
   { group: "joinable-queue", scenario: joinScenario(3, 2) },
+  { group: "pipe", scenario: pipeEchoScenario(2, 6, 16), exhaustiveBound: 1 },
+  { group: "pipe", scenario: pipeEchoScenario(2, 40, 16) },
+  { group: "pipe", scenario: pipeCloseScenario(3, 5), exhaustiveBound: 1 },
+  { group: "ring-buffer", scenario: ringScenarioReal(4) },
 ];
