@@ -68,7 +68,7 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
    * ```ts
    * import { RedisJoinableQueue } from "@concur/shm/redis";
    *
-   * const queue = await RedisJoinableQueue.open("redis://127.0.0.1:6379", "jobs", {
+   * const queue = await RedisJoinableQueue.open("redis://127.0.0.1:6379", "leased-jobs", {
    *   capacity: 100,
    *   visibilityTimeout: 10_000,
    * });

@@ -44,7 +44,7 @@
  * } from "@concur/shm/redis";
  *
  * const url = "redis://127.0.0.1:6379";
- * const jobs = await RedisJoinableQueue.open<{ id: number }>(url, "jobs", { capacity: 1000 });
+ * const jobs = await RedisJoinableQueue.open<{ id: number }>(url, "job-board", { capacity: 1000 });
  * const lock = await RedisMutex.open(url, "report");
  * const slots = await RedisSemaphore.open(url, "api", { value: 4 });
  *

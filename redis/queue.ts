@@ -37,7 +37,7 @@ export type { RedisQueueOptions } from "./_queue_core.ts";
  * ```ts
  * import { RedisQueue } from "@concur/shm/redis";
  *
- * const queue = await RedisQueue.open<{ id: number }>("redis://127.0.0.1:6379", "jobs", {
+ * const queue = await RedisQueue.open<{ id: number }>("redis://127.0.0.1:6379", "orders", {
  *   capacity: 100,
  * });
  * await queue.putAsync({ id: 1 }); // in the producer
