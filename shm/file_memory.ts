@@ -18,8 +18,8 @@
  *   operation. An algorithm that calls `batch` around each step gets this
  *   for free (see `runBatch` in this module); one that does not still works,
  *   one operation at a time.
- * - **Leases** (`leaseMs`, off by default). After a batch the lock may be
- *   kept for up to `leaseMs` with the cache still valid, so a sender
+ * - **Leases** (`leaseMs`, off by default). After a batch that wrote, the
+ *   lock may be kept for up to `leaseMs` with the cache still valid, so a sender
  *   putting in a loop pays for the lock once per lease, not once per message.
  *   Changes are still written to the file at the end of every batch, so a
  *   process killed afterwards loses nothing that a call returned for. The
@@ -102,6 +102,8 @@ class FileState {
   heldSince = 0;
   leaseMs = 0;
   releaseScheduled = false;
+  /** Whether the current outermost batch changed anything. */
+  wrote = false;
   stamp = 0;
 
   /** Where the journal starts (right after the region). */
@@ -129,6 +131,7 @@ class FileState {
   }
 
   begin(): void {
+    if (this.depth === 0) this.wrote = false;
     if (!this.held) {
       this.lockFile.lockSync(true);
       this.held = true;
@@ -184,7 +187,11 @@ class FileState {
   end(): void {
     if (--this.depth !== 0) return;
     this.flush();
-    if (this.leaseMs <= 0 || performance.now() - this.heldSince >= this.leaseMs) {
+    // Keep a lease only after a batch that wrote: a thread that only reads
+    // is usually polling for another process's change, which needs the lock.
+    if (
+      this.leaseMs <= 0 || !this.wrote || performance.now() - this.heldSince >= this.leaseMs
+    ) {
       this.release();
     } else if (!this.releaseScheduled) {
       this.releaseScheduled = true;
@@ -221,6 +228,7 @@ class FileState {
 
   /** Records that bytes `[start, end)` changed. */
   touch(start: number, end: number): void {
+    this.wrote = true;
     const last = (end - 1) >> BLOCK_SHIFT;
     const stamp = ++this.stamp;
     for (let block = start >> BLOCK_SHIFT; block <= last; block++) {
