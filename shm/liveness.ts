@@ -18,6 +18,11 @@
  * | 0               | last id number handed out (only grows, wraps at 2^29)      |
  * | 1 + n % SLOTS   | the managed id alive in that slot, or 0                    |
  *
+ * Ids of other kinds (a process's owner id, `shm/process_owner.ts`) are
+ * managed too, but by an external oracle registered with
+ * {@linkcode registerExternalLiveness}: bit 28 ({@linkcode EXTERNAL_OWNER_BIT})
+ * is theirs, so thread ids drawn here stay below 2^28.
+ *
  * Invariants: a slot holds an id exactly from its registration until
  * {@linkcode markOwnerDead}; registration claims a slot with a
  * compare-exchange from 0, so two live ids never share one. An id is dead
@@ -35,9 +40,35 @@ import { SabMemory } from "./sab_memory.ts";
 /** Live managed ids the table can hold at once. */
 export const LIVENESS_SLOTS = 4096;
 const COUNTER = 0;
-const NUMBER_MASK = MANAGED_OWNER_BIT - 1;
+/** Set in managed ids whose liveness an external oracle knows (process owners). */
+export const EXTERNAL_OWNER_BIT = 0x10000000;
+const NUMBER_MASK = EXTERNAL_OWNER_BIT - 1;
 
 let table: Memory | undefined;
+
+/** A source of truth about managed ids this table does not hold (e.g. processes). */
+export interface ExternalLiveness {
+  /** Whether `id` is one of this oracle's ids. */
+  owns(id: number): boolean;
+  /** Whether the owner `id` (one of this oracle's) is known to be dead. */
+  isDead(id: number): boolean;
+}
+
+const oracles: ExternalLiveness[] = [];
+
+/**
+ * Adds an oracle for managed ids outside this table (ids with
+ * {@linkcode EXTERNAL_OWNER_BIT}); robust locks then recover locks held by
+ * its dead owners too.
+ */
+export function registerExternalLiveness(oracle: ExternalLiveness): void {
+  if (!oracles.includes(oracle)) oracles.push(oracle);
+}
+
+function oracleFor(id: number): ExternalLiveness | undefined {
+  for (const oracle of oracles) if (oracle.owns(id)) return oracle;
+  return undefined;
+}
 
 function slotOf(id: number): number {
   return 1 + ((id & NUMBER_MASK) % LIVENESS_SLOTS);
@@ -76,7 +107,7 @@ export function registerOwner(): number {
 
 /** Records that the thread `id` has ended (idempotent; later lockers may take its locks over). */
 export function markOwnerDead(id: number): void {
-  if ((id & MANAGED_OWNER_BIT) === 0) return;
+  if ((id & MANAGED_OWNER_BIT) === 0 || (id & EXTERNAL_OWNER_BIT) !== 0) return;
   livenessTable().compareExchange(slotOf(id), id, 0);
 }
 
@@ -86,11 +117,14 @@ export function markOwnerDead(id: number): void {
  * presumed alive.
  */
 export function isOwnerDead(id: number): boolean {
-  if ((id & MANAGED_OWNER_BIT) === 0 || table === undefined) return false;
-  return table.load(slotOf(id)) !== id;
+  if ((id & MANAGED_OWNER_BIT) === 0) return false;
+  if ((id & EXTERNAL_OWNER_BIT) !== 0) return oracleFor(id)?.isDead(id) ?? false;
+  return table !== undefined && table.load(slotOf(id)) !== id;
 }
 
 /** Whether `id` is one whose death could be detected (so waits on it are sliced). */
 export function isManagedOwner(id: number): boolean {
-  return (id & MANAGED_OWNER_BIT) !== 0 && table !== undefined;
+  if ((id & MANAGED_OWNER_BIT) === 0) return false;
+  if ((id & EXTERNAL_OWNER_BIT) !== 0) return oracleFor(id) !== undefined;
+  return table !== undefined;
 }
