@@ -52,6 +52,7 @@ import {
 } from "./_shared_file.ts";
 
 export { defaultSharedDir };
+export type { FileMode };
 import { SabMemory } from "./sab_memory.ts";
 
 /** How {@linkcode openShared} treats an existing or missing name. */
