@@ -42,7 +42,6 @@ import {
   QueueEmptyError,
   QueueFullError,
   TaskDoneError,
-  TimeoutError,
 } from "../primitives/errors.ts";
 import { Connection, LUA_NOW, type RedisConnectOptions, type Script } from "./_connection.ts";
 import { type RedisCodec, type RedisCodecName, resolveRedisCodec } from "./codec.ts";
@@ -460,6 +459,7 @@ export class QueueCore<T> {
         throw new QueueClosedError(
           `Cannot put: queue "${this.name}" is closed` +
             (done > 0 ? ` (${done} of ${encoded.length} items were put before)` : ""),
+          { cause: done },
         );
       }
       if (pushed > 0) {
@@ -472,6 +472,7 @@ export class QueueCore<T> {
           `Cannot put: queue "${this.name}" is full (capacity ${this.capacity})` +
             (done > 0 ? `; ${done} of ${encoded.length} items were put` : "") +
             (timeout !== undefined && timeout > 0 ? `, timed out after ${timeout} ms` : ""),
+          { cause: done },
         );
       }
       await this.connection.waitNonEmpty(this.#space, left, signal);
@@ -628,21 +629,16 @@ export class QueueCore<T> {
     return this.#deliveries.length;
   }
 
-  /** Waits until every item put has been acknowledged. */
-  async join(timeout: number | undefined, signal?: AbortSignal): Promise<void> {
+  /** Waits until every item put has been acknowledged; `false` on timeout. */
+  async join(timeout: number | undefined, signal?: AbortSignal): Promise<boolean> {
     this.#checkOpen("join");
     signal?.throwIfAborted();
     const deadline = new Deadline(timeout);
     for (;;) {
       const state = await this.state();
-      if (state.unfinished <= 0) return;
+      if (state.unfinished <= 0) return true;
       const left = deadline.remaining();
-      if (left === 0) {
-        throw new TimeoutError(
-          `Cannot join queue "${this.name}": ${state.unfinished} unfinished tasks` +
-            (timeout !== undefined && timeout > 0 ? ` after ${timeout} ms` : ""),
-        );
-      }
+      if (left === 0) return false;
       await this.connection.waitNonEmpty(this.#idle, left, signal);
     }
   }

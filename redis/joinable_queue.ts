@@ -29,7 +29,8 @@ export type { RedisJoinableQueueOptions } from "./_queue_core.ts";
  * `taskDone()` acknowledges the oldest item **this handle** took and has not
  * acknowledged (Python counts puts, not gets, so it accepts a `task_done()`
  * from anyone); calling it with none outstanding throws `TaskDoneError`.
- * `joinAsync()` takes a timeout and a signal.
+ * `joinAsync()` takes a timeout and a signal and resolves to `false` on timeout,
+ * like the shared-memory `JoinableQueue`.
  *
  * @typeParam T The items carried.
  *
@@ -47,7 +48,7 @@ export type { RedisJoinableQueueOptions } from "./_queue_core.ts";
  *   console.log(n * n);
  *   await worker.taskDone();
  * }
- * await jobs.joinAsync({ timeout: 5000 }); // every item acknowledged
+ * console.log(await jobs.joinAsync({ timeout: 5000 })); // true: every item acknowledged
  * await worker.disconnect();
  * await jobs.disconnect();
  * ```
@@ -152,15 +153,19 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
    * import { RedisJoinableQueue } from "@concur/shm/redis";
    *
    * const queue = await RedisJoinableQueue.open("redis://127.0.0.1:6379", "joined");
-   * await queue.joinAsync(); // returns at once: nothing unfinished
+   * console.log(await queue.joinAsync()); // true at once: nothing unfinished
+   * await queue.putAsync(1);
+   * console.log(await queue.joinAsync({ timeout: 10 })); // false
+   * await queue.getAsync();
+   * await queue.taskDone();
    * await queue.disconnect();
    * ```
    *
-   * @param options `timeout` in ms (default: forever) and an abort `signal`.
-   * @throws {TimeoutError} If items are still unfinished at the timeout.
+   * @param options `timeout` in ms (default: forever; 0 or negative: check once) and an abort `signal`.
+   * @returns `true` once nothing is unfinished, `false` if the timeout expired first.
    * @throws The signal's reason if it aborts first.
    */
-  joinAsync(options?: AsyncWaitOptions): Promise<void> {
+  joinAsync(options?: AsyncWaitOptions): Promise<boolean> {
     return this.#core.join(options?.timeout, options?.signal);
   }
 
@@ -173,13 +178,15 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
    *
    * const queue = await RedisJoinableQueue.open("redis://127.0.0.1:6379", "unfinished");
    * await queue.putAsync(1);
-   * console.log(await queue.unfinished()); // 1
+   * console.log(await queue.unfinishedTasks()); // 1
+   * await queue.getAsync();
+   * await queue.taskDone();
    * await queue.disconnect();
    * ```
    *
    * @returns The count.
    */
-  async unfinished(): Promise<number> {
+  async unfinishedTasks(): Promise<number> {
     return (await this.#core.state()).unfinished;
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { AsyncWaitOptions } from "../shm/timeout.ts";
+import { QueueClosedError } from "../primitives/errors.ts";
 import { checkName } from "./_connection.ts";
 import { QueueCore, type RedisQueueOptions } from "./_queue_core.ts";
 
@@ -156,8 +157,9 @@ export class RedisQueue<T = unknown> implements AsyncDisposable {
    *
    * @param values The items, in order.
    * @param options `timeout` in ms for the whole batch and an abort `signal`.
-   * @throws {QueueFullError} On timeout; the message says how many were put (a prefix of `values`).
-   * @throws {QueueClosedError} If the queue is or becomes closed (likewise).
+   * @throws {QueueFullError} On timeout; the items before were put, and `err.cause`
+   * is how many (a number), as with the shared-memory `Queue`.
+   * @throws {QueueClosedError} If the queue is or becomes closed (`err.cause` likewise).
    */
   putMany(values: readonly T[], options?: AsyncWaitOptions): Promise<void> {
     return this.#core.put(values, options?.timeout, options?.signal);
@@ -235,6 +237,37 @@ export class RedisQueue<T = unknown> implements AsyncDisposable {
       );
     }
     return this.#core.get(max, options?.timeout, options?.signal);
+  }
+
+  /**
+   * Iterates with `getAsync` until the queue is closed and drained.
+   *
+   * @example
+   * ```ts
+   * import { RedisQueue } from "@concur/shm/redis";
+   *
+   * const queue = await RedisQueue.open<number>("redis://127.0.0.1:6379", "iterated");
+   * await queue.putMany([1, 2]);
+   * await queue.close();
+   * const seen: number[] = [];
+   * for await (const n of queue) seen.push(n);
+   * console.log(seen); // [1, 2]
+   * await queue.disconnect();
+   * ```
+   *
+   * @returns An async iterator over the items.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let value: T;
+      try {
+        value = await this.getAsync();
+      } catch (err) {
+        if (err instanceof QueueClosedError) return;
+        throw err;
+      }
+      yield value;
+    }
   }
 
   /**

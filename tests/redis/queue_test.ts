@@ -123,6 +123,16 @@ redisTest("RedisQueue: bad input gets a typed error and loses nothing", async ({
   await assert.rejects(RedisJoinableQueue.open(url, "typed"), LayoutError);
   await using same = await RedisQueue.open(url, "typed");
   assert.equal(same.capacity, 2, "capacity adopted from Redis");
+  // putMany's error says how many items were put before it failed.
+  await using small = await RedisQueue.open<number>(url, "partial", { capacity: 2 });
+  await assert.rejects(
+    small.putMany([1, 2, 3], { timeout: 20 }),
+    (err: Error) => err instanceof QueueFullError && err.cause === 2,
+  );
+  const drained: number[] = [];
+  await small.close();
+  for await (const n of small) drained.push(n);
+  assert.deepEqual(drained, [1, 2], "for await ends when closed and drained");
   await using strings = await RedisQueue.open<string>(url, "strings", { codec: "string" });
   await assert.rejects(strings.putAsync(5 as never), TypeError);
   await strings.putAsync("");
