@@ -157,3 +157,24 @@ Deno.test({
     assert.equal(p.exitCode, TERMINATED_EXIT_CODE);
   },
 });
+
+Deno.test({
+  name: "WorkerProcess: a worker starts and sync-joins its own worker (shared ids and liveness)",
+  ...T,
+  fn: async () => {
+    const lock = new Mutex();
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const out = new Int32Array(new SharedArrayBuffer(8));
+    const parent = new WorkerProcess({
+      module: TASKS,
+      fn: "spawnChild",
+      args: [lock, counter, out],
+    });
+    parent.start();
+    assert.equal(await parent.joinAsync({ timeout: 15_000 }), true);
+    assert.equal(parent.exitCode, 0, String(parent.error?.stack));
+    assert.equal(counter[0], 100);
+    assert.equal(out[1], 0);
+    assert.notEqual(out[0], parent.id, "the grandchild has its own program-wide id");
+  },
+});

@@ -2,7 +2,7 @@
 import type { Event } from "../../primitives/event.ts";
 import { Mutex } from "../../primitives/mutex.ts";
 import { RecursiveMutex } from "../../primitives/recursive_mutex.ts";
-import { workerInfo } from "../../workers/worker_process.ts";
+import { workerInfo, WorkerProcess } from "../../workers/worker_process.ts";
 
 /** Adds `n` to counter[0] under the lock, `n` times 1. */
 export function addLocked(lock: Mutex, counter: Int32Array, n: number): void {
@@ -105,4 +105,17 @@ export function lockAndReport(lock: Mutex, out: Int32Array): void {
   const got = lock.lock({ timeout: 5000 });
   Atomics.store(out, 0, got ? (lock.ownerDied ? 2 : 1) : -1);
   if (got) lock.unlock();
+}
+
+/** Starts a child worker from inside this worker, joins it synchronously, reports its id and code. */
+export function spawnChild(lock: Mutex, counter: Int32Array, out: Int32Array): void {
+  const child = new WorkerProcess({
+    module: import.meta.url,
+    fn: "addLocked",
+    args: [lock, counter, 100],
+  });
+  child.start();
+  if (!child.join({ timeout: 10_000 })) throw new Error("child did not end");
+  out[0] = child.id!;
+  out[1] = child.exitCode!;
 }
