@@ -3,9 +3,12 @@
  *
  * - latency: one put + one get of a JSON message from one client —
  *   `RedisQueue.putAsync` + `getAsync` vs raw `LPUSH` + `BRPOP`;
- * - batches of 100 and 1000 messages: `putMany` + `getMany` vs a raw
- *   pipeline of LPUSHes + a pipeline of BRPOPs (messages per second =
- *   batch / time per iteration).
+ * - a stream of 10,000 messages with producer and consumer running at the
+ *   same time on separate connections: `putMany(100)` | `getMany(100)` vs
+ *   raw pipelines of 100 LPUSH | 100 BRPOP (messages per second = 10,000 /
+ *   time per iteration);
+ * - batches of 100 and 1000 messages from one client: `putMany` +
+ *   `getMany` vs a raw pipeline of LPUSHes + a pipeline of BRPOPs.
  *
  * Run: `deno bench -A bench/redis.bench.ts`. Starts its own redis-server
  * (see tests/redis/_server.ts) and skips with a message if it is missing.
@@ -66,6 +69,54 @@ if (!redisInstalled) {
       await joinable.putAsync(ticket(n++));
       await joinable.getAsync();
       await joinable.taskDone();
+    },
+  });
+
+  // Producer and consumer at the same time on separate connections (as in
+  // the baseline's two-process figure), 10,000 messages in batches of 100.
+  const STREAM = 10_000;
+  const rawProducer = new Redis(server.url);
+  const producer = await RedisQueue.open<Ticket>(server.url, "bench-stream");
+  const consumer = await RedisQueue.open<Ticket>(server.url, "bench-stream");
+  globalThis.addEventListener("unload", () => {
+    rawProducer.disconnect();
+    void producer.disconnect();
+    void consumer.disconnect();
+  });
+  const hundred = Array.from({ length: 100 }, (_, i) => ticket(i));
+  Deno.bench({
+    name: "raw ioredis pipelined LPUSH x100 | BRPOP x100, concurrent (json)",
+    group: "redis stream of 10k, producer and consumer concurrent",
+    baseline: true,
+    n: 20,
+    warmup: 3,
+    async fn() {
+      const produce = (async () => {
+        for (let sent = 0; sent < STREAM; sent += 100) {
+          const put = rawProducer.pipeline();
+          for (const item of hundred) put.lpush("raw-stream", JSON.stringify(item));
+          await put.exec();
+        }
+      })();
+      for (let got = 0; got < STREAM; got += 100) {
+        const get = raw.pipeline();
+        for (let i = 0; i < 100; i++) get.brpop("raw-stream", 0);
+        for (const [, reply] of (await get.exec())!) JSON.parse((reply as [string, string])[1]);
+      }
+      await produce;
+    },
+  });
+  Deno.bench({
+    name: "RedisQueue putMany(100) | getMany(100), concurrent (json)",
+    group: "redis stream of 10k, producer and consumer concurrent",
+    n: 20,
+    warmup: 3,
+    async fn() {
+      const produce = (async () => {
+        for (let sent = 0; sent < STREAM; sent += 100) await producer.putMany(hundred);
+      })();
+      for (let got = 0; got < STREAM;) got += (await consumer.getMany(100)).length;
+      await produce;
     },
   });
 
