@@ -8,6 +8,16 @@ import assert from "node:assert/strict";
 
 const ROOT = new URL("../", import.meta.url);
 
+/** Imports from mod.ts once it exports the worker handle; from the files until then. */
+function imports(base: string): string {
+  const mod = Deno.readTextFileSync(new URL("mod.ts", ROOT));
+  if (mod.includes("WorkerProcess")) {
+    return `import { isMainThread, Mutex, WorkerProcess } from "${base}mod.ts";`;
+  }
+  return `import { isMainThread, WorkerProcess } from "${base}workers/worker_process.ts";
+import { Mutex } from "${base}primitives/mutex.ts";`;
+}
+
 async function runDeno(args: string[], ms: number): Promise<Deno.CommandOutput> {
   const signal = AbortSignal.timeout(ms);
   return await new Deno.Command(Deno.execPath(), {
@@ -55,8 +65,7 @@ Deno.test({
       const file = `${dir}/remote_program.ts`;
       await Deno.writeTextFile(
         file,
-        `import { isMainThread, WorkerProcess } from "${base}workers/worker_process.ts";
-import { Mutex } from "${base}primitives/mutex.ts";
+        `${imports(base)}
 
 export function work(lock: Mutex, counter: Int32Array, n: number): void {
   if (!(lock instanceof Mutex)) throw new TypeError("not revived");
