@@ -43,6 +43,7 @@ import { registerMemoryBackend } from "./attach.ts";
 import { FileMemory } from "./file_memory.ts";
 import type { Memory } from "./memory.ts";
 import { MmapMemory } from "./mmap_memory.ts";
+import "./process_owner.ts"; // recovers locks of dead processes (robust Mutex)
 import { mmapSupported } from "./_libc.ts";
 import {
   createSharedFile,

@@ -13,31 +13,26 @@
  * dead owner removes its file.
  *
  * The robust lock (`primitives/_futex_lock.ts`) asks `shm/liveness.ts`
- * whether an owner died; this module plugs into it through
- * `registerExternalLiveness` when that hook exists. Until then process ids
- * are registered without the managed bit, so no lock is ever taken over
- * wrongly (and none is recovered).
+ * whether an owner died; this module registers its oracle there when it is
+ * loaded (every program that opens named objects loads it), so any process
+ * recovers a lock whose holder process died, whether or not it registered
+ * itself. Only registered processes' locks can be recovered: a process that
+ * takes shared locks should call {@linkcode registerProcessOwner} first
+ * (processes started with `startProcess` do, in `processArgs()`).
  *
  * @module
  */
 
 import { MANAGED_OWNER_BIT, setCurrentOwnerId } from "../primitives/_owner.ts";
-import * as liveness from "./liveness.ts";
+import { EXTERNAL_OWNER_BIT, type ExternalLiveness, registerExternalLiveness } from "./liveness.ts";
 import { defaultSharedDir } from "./_shared_file.ts";
 
-/** Set in the owner ids of registered processes. */
-export const PROCESS_OWNER_BIT = 0x10000000;
+/** Set in the owner ids of registered processes (`EXTERNAL_OWNER_BIT` of `shm/liveness.ts`). */
+export const PROCESS_OWNER_BIT: number = EXTERNAL_OWNER_BIT;
 const NUMBER_MASK = PROCESS_OWNER_BIT - 1;
 const PREFIX = "concur-owner-";
 
-/** What `shm/liveness.ts` needs to know about ids it does not manage. */
-export interface ExternalLiveness {
-  /** Whether `id` is one of this oracle's ids. */
-  owns(id: number): boolean;
-  /** Whether the owner `id` (one of this oracle's) is known to be dead. */
-  isDead(id: number): boolean;
-}
-
+export type { ExternalLiveness };
 let registered: { id: number; path: string; file: Deno.FsFile } | undefined;
 let ownerDir: string | undefined;
 
@@ -46,13 +41,14 @@ let ownerDir: string | undefined;
  * `shm/liveness.ts` by {@linkcode registerProcessOwner}).
  */
 export const processLiveness: ExternalLiveness = {
-  owns: (id) => (id & PROCESS_OWNER_BIT) !== 0,
+  owns: (id) =>
+    (id & (MANAGED_OWNER_BIT | PROCESS_OWNER_BIT)) === (MANAGED_OWNER_BIT | PROCESS_OWNER_BIT),
   isDead: (id) => isProcessOwnerDead(id),
 };
 
-/** Whether `shm/liveness.ts` accepts external oracles (process ids are then managed). */
+/** Whether locks held by dead processes are recovered (always, since `shm/liveness.ts` takes oracles). */
 export function processRecoverySupported(): boolean {
-  return typeof (liveness as Record<string, unknown>).registerExternalLiveness === "function";
+  return true;
 }
 
 /**
@@ -73,7 +69,6 @@ export function processRecoverySupported(): boolean {
 export function registerProcessOwner(dir?: string): number {
   if (registered !== undefined) return registered.id;
   ownerDir = dir ?? ownerDir ?? defaultSharedDir();
-  const managed = processRecoverySupported();
   const random = new Uint32Array(1);
   for (let attempt = 0; attempt < 100; attempt++) {
     crypto.getRandomValues(random);
@@ -88,14 +83,9 @@ export function registerProcessOwner(dir?: string): number {
       throw error;
     }
     file.lockSync(true);
-    const id = PROCESS_OWNER_BIT | number | (managed ? MANAGED_OWNER_BIT : 0);
+    const id = MANAGED_OWNER_BIT | PROCESS_OWNER_BIT | number;
     registered = { id, path, file };
     setCurrentOwnerId(id);
-    if (managed) {
-      (liveness as unknown as {
-        registerExternalLiveness(oracle: ExternalLiveness): void;
-      }).registerExternalLiveness(processLiveness);
-    }
     globalThis.addEventListener("unload", unregisterProcessOwner);
     return id;
   }
@@ -151,3 +141,5 @@ export function isProcessOwnerDead(id: number): boolean {
 function ownerPath(number: number): string {
   return `${ownerDir ?? defaultSharedDir()}/${PREFIX}${number.toString(16)}`;
 }
+
+registerExternalLiveness(processLiveness);

@@ -13,11 +13,7 @@ import { openShared, sharedPath } from "../shm/named.ts";
 import { mmapSupported } from "../shm/_libc.ts";
 import { FileMemory } from "../shm/file_memory.ts";
 import { MmapMemory } from "../shm/mmap_memory.ts";
-import {
-  isProcessOwnerDead,
-  PROCESS_OWNER_BIT,
-  processRecoverySupported,
-} from "../shm/process_owner.ts";
+import { isProcessOwnerDead, PROCESS_OWNER_BIT } from "../shm/process_owner.ts";
 import { type ProcessHandle, startProcess } from "../workers/process_handle.ts";
 import { child, cleanUp, uniqueName } from "./_processes/_util.ts";
 
@@ -36,7 +32,8 @@ function lockOwner(backend: string, name: string): number {
 
 for (const backend of BACKENDS) {
   Deno.test({
-    name: `SIGKILL of a lock holder: its owner id is detected dead (${backend})`,
+    name:
+      `SIGKILL of a lock holder: detected dead, and this process takes the lock over (${backend})`,
     timeout: 30_000,
     async fn() {
       const names = [uniqueName("crash-mutex"), uniqueName("crash-held")];
@@ -54,6 +51,17 @@ for (const backend of BACKENDS) {
         await processes[0].join();
         assert.equal(processes[0].signal, "SIGKILL");
         assert.equal(isProcessOwnerDead(owner), true);
+        // This process never registered as an owner: it recovers the lock all the same.
+        assert.ok(
+          await mutex.lockAsync({ timeout: 5_000 }),
+          "the dead holder's lock is taken over",
+        );
+        assert.equal(mutex.ownerDied, true);
+        mutex.markConsistent();
+        mutex.unlock();
+        assert.ok(mutex.tryLock());
+        assert.equal(mutex.ownerDied, false);
+        mutex.unlock();
       } finally {
         await cleanUp(processes, [mutex, held], names);
       }
@@ -63,7 +71,6 @@ for (const backend of BACKENDS) {
   Deno.test({
     name:
       `SIGKILL of a lock holder: the next lockers recover the lock, told the owner died (${backend})`,
-    ignore: !processRecoverySupported(),
     timeout: 30_000,
     async fn() {
       const names = [uniqueName("recover-mutex"), uniqueName("recover-held")];

@@ -15,40 +15,14 @@ import assert from "node:assert/strict";
 import { Queue } from "../primitives/queue.ts";
 import { SharedValue } from "../primitives/shared_value.ts";
 import type { MemoryAllocator } from "../primitives/_header.ts";
-import { closeShared, openShared, unlinkShared } from "../shm/named.ts";
+import { openShared } from "../shm/named.ts";
 import { mmapSupported } from "../shm/_libc.ts";
-import { FileMemory } from "../shm/file_memory.ts";
 import { type ProcessHandle, startProcess } from "../workers/process_handle.ts";
 import { checkMessage, MESSAGE_BYTES } from "./_processes/put_messages.ts";
-import { child, cleanUp, uniqueName } from "./_processes/_util.ts";
+import { child, cleanUp, queueBatches, uniqueName } from "./_processes/_util.ts";
 
 const BACKENDS = mmapSupported() ? (["mmap", "file"] as const) : (["file"] as const);
 const ROUNDS = 3;
-
-/** Whether Queue runs its steps as file-memory batches (the lead's queue.ts hook). */
-function queueBatches(): boolean {
-  const name = uniqueName("probe");
-  const queue = openShared(
-    Queue<number>,
-    name,
-    { backend: "file" },
-    (allocate) => new Queue<number>(2, { codec: "number", maxMessageBytes: 8, allocate }),
-  );
-  const original = FileMemory.prototype.batch;
-  let calls = 0;
-  FileMemory.prototype.batch = function <T>(this: FileMemory, fn: () => T): T {
-    calls++;
-    return original.call(this, fn) as T;
-  };
-  try {
-    queue.put(1);
-  } finally {
-    FileMemory.prototype.batch = original;
-    closeShared(queue);
-    unlinkShared(name);
-  }
-  return calls > 0;
-}
 
 for (const backend of BACKENDS) {
   Deno.test({

@@ -1,5 +1,7 @@
 /** Helpers for tests that run real processes. */
-import { closeShared, unlinkShared } from "../../shm/named.ts";
+import { Queue } from "../../primitives/queue.ts";
+import { FileMemory } from "../../shm/file_memory.ts";
+import { closeShared, openShared, unlinkShared } from "../../shm/named.ts";
 import type { ProcessHandle } from "../../workers/process_handle.ts";
 
 /** A fresh, unique name for a shared object of one test. */
@@ -22,4 +24,29 @@ export async function cleanUp(
 /** Module URL of a child script in this folder. */
 export function child(file: string): URL {
   return new URL(`./${file}`, import.meta.url);
+}
+
+/** Whether Queue runs its steps as file-memory batches (the lead's queue.ts hook). */
+export function queueBatches(): boolean {
+  const name = uniqueName("probe");
+  const queue = openShared(
+    Queue<number>,
+    name,
+    { backend: "file" },
+    (allocate) => new Queue<number>(2, { codec: "number", maxMessageBytes: 8, allocate }),
+  );
+  const original = FileMemory.prototype.batch;
+  let calls = 0;
+  FileMemory.prototype.batch = function <T>(this: FileMemory, fn: () => T): T {
+    calls++;
+    return original.call(this, fn) as T;
+  };
+  try {
+    queue.put(1);
+  } finally {
+    FileMemory.prototype.batch = original;
+    closeShared(queue);
+    unlinkShared(name);
+  }
+  return calls > 0;
 }
