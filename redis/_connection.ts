@@ -141,6 +141,7 @@ export class Connection {
       this.#lingerUntil = performance.now() + DISCONNECT_TIMEOUT + 10;
     }
     client.disconnect();
+    if (client !== this.command) this.#inFlight.forget(client);
   }
 
   async #settle(): Promise<void> {
@@ -471,6 +472,11 @@ class InFlight {
     }, 250);
     // The watchdog alone must not keep a finished program alive.
     Deno.unrefTimer(this.#watchdog);
+  }
+
+  /** Forgets a dropped client (after its close has failed what was in flight). */
+  forget(client: Redis): void {
+    client.once("end", () => this.#calls.delete(client));
   }
 
   stop(): void {

@@ -39,7 +39,7 @@ export interface RedisGuard extends AsyncDisposable {
  * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "report");
  * {
  *   await using lock = await mutex.acquireAsync({ timeout: 1000 });
- *   console.log(typeof lock.fencingToken, lock.previousOwnerDied); // "number" false
+ *   console.log(typeof lock.fencingToken, lock.ownerDied); // "number" false
  * }
  * await mutex.disconnect();
  * ```
@@ -51,8 +51,11 @@ export interface RedisLockGuard extends RedisGuard {
    * it saw can refuse writes from a holder whose lease has since expired.
    */
   readonly fencingToken: number;
-  /** Whether the previous holder's lease expired while it held the lock (it died or stalled). */
-  readonly previousOwnerDied: boolean;
+  /**
+   * Whether a holder's lease expired while it held the lock (it died or
+   * stalled) and nobody has called `markConsistent()` since.
+   */
+  readonly ownerDied: boolean;
   /** Aborted if the lease of this hold is found lost (renewal failed and another owner took it). */
   readonly signal: AbortSignal;
 }

@@ -15,7 +15,7 @@
  *   redelivered after its visibility timeout; `RedisMutex` and
  *   `RedisSemaphore` holds are leases renewed while their holder lives, so a
  *   dead holder's lock and permits come back, and the mutex tells the next
- *   owner (`previousOwnerDied`) and hands out fencing tokens.
+ *   owner (`ownerDied`, until `markConsistent()`) and hands out fencing tokens.
  * - Durability is the server's: with `appendonly yes` and
  *   `appendfsync always`, a put whose promise resolved survives a server
  *   crash and restart.

@@ -6,15 +6,17 @@
  *
  * | key          | type | holds                                                      |
  * |--------------|------|------------------------------------------------------------|
- * | `mutex`      | hash | token (owner of the current hold), deadline (server ms), fence (counter) |
+ * | `mutex`      | hash | token (owner of the current hold), deadline (server ms), fence (counter), died (0/1, sticky) |
  * | `mutex:free` | list | condition list: non-empty after a release, emptied by an acquisition |
  *
  * Invariants: the lock is held iff `token` is set and `deadline` is in the
  * future; only a caller presenting `token` may release or renew it
  * (compare-and-delete in Lua); `fence` only grows, by one per acquisition.
  * A `token` whose `deadline` passed belongs to a holder that died (or
- * stalled longer than its lease): the next acquisition takes over and
- * reports `previousOwnerDied`.
+ * stalled longer than its lease): the next acquisition takes over and sets
+ * `died`, which every later holder sees (`ownerDied`) until one of them
+ * calls `markConsistent()` — the robust-mutex protocol of the shared-memory
+ * `Mutex` (POSIX `EOWNERDEAD`).
  *
  * Waiting never polls: a waiter blocks on `mutex:free` (woken by a release)
  * for at most the time left on the current lease (the moment a dead
@@ -50,21 +52,22 @@ export interface RedisMutexOptions extends RedisConnectOptions {
   lease?: number;
 }
 
-// KEYS state free; ARGV token leaseMs. Returns {1, fence, died} or {0, ms left on the lease}.
+// KEYS state free; ARGV token leaseMs. Returns {1, fence, ownerDied} or {0, ms left on the lease}.
 const LOCK: Script = {
   name: "concurMutexLock",
   keys: 2,
   lua: `${LUA_NOW}local now = now_ms()
 local s = redis.call('HMGET', KEYS[1], 'token', 'deadline')
-local died = 0
 if s[1] then
   local left = tonumber(s[2]) - now
   if left > 0 then return {0, left} end
-  died = 1
+  redis.call('HSET', KEYS[1], 'died', 1)
 end
 local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'deadline', now + tonumber(ARGV[2]))
 redis.call('DEL', KEYS[2])
+local died = 0
+if redis.call('HGET', KEYS[1], 'died') == '1' then died = 1 end
 return {1, fence, died}`,
 };
 
@@ -89,6 +92,16 @@ redis.call('HSET', KEYS[1], 'deadline', now_ms() + tonumber(ARGV[2]))
 return 1`,
 };
 
+// KEYS state; ARGV token. Clears the sticky died flag if token holds the lock: 1, else 0.
+const MARK: Script = {
+  name: "concurMutexMarkConsistent",
+  keys: 1,
+  lua: `${LUA_NOW}local s = redis.call('HMGET', KEYS[1], 'token', 'deadline')
+if s[1] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'died', 0)
+return 1`,
+};
+
 // KEYS state; ARGV token. Returns 0 free (or expired), 1 held by another, 2 held by token.
 const PROBE: Script = {
   name: "concurMutexProbe",
@@ -99,7 +112,7 @@ if s[1] == ARGV[1] then return 2 end
 return 1`,
 };
 
-const SCRIPTS = [LOCK, UNLOCK, RENEW, PROBE];
+const SCRIPTS = [LOCK, UNLOCK, RENEW, PROBE, MARK];
 
 /** The current hold of this handle. */
 interface Hold {
@@ -121,7 +134,9 @@ interface Hold {
  * - each acquisition gets a **fencing token** (a counter that only grows),
  *   to pass to the storage you protect;
  * - if a holder dies, the lock is free once its lease runs out, and the
- *   next owner is told: `previousOwnerDied` is `true`.
+ *   next owner is told: `ownerDied` is `true`, and stays `true` for every
+ *   later holder until one repairs the protected state and calls
+ *   `markConsistent()` (as with the shared-memory `Mutex`).
  *
  * Not re-entrant: a handle that holds the lock and asks again waits (like
  * the shared-memory `Mutex`). The owner is the handle, not the process: two
@@ -133,7 +148,7 @@ interface Hold {
  *
  * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "ledger", { lease: 5000 });
  * await mutex.withLockAsync(() => {
- *   console.log(mutex.fencingToken! > 0, mutex.previousOwnerDied); // true false
+ *   console.log(mutex.fencingToken! > 0, mutex.ownerDied); // true false
  * });
  * await mutex.disconnect();
  * ```
@@ -204,9 +219,56 @@ export class RedisMutex implements AsyncDisposable {
     return this.#lastFence;
   }
 
-  /** Whether the current (or last) acquisition by this handle took over an expired lease. */
-  get previousOwnerDied(): boolean {
+  /**
+   * Whether a holder of this lock died (its lease expired while it held the
+   * lock) and no holder has called {@linkcode RedisMutex.markConsistent}
+   * since — as seen by this handle's current (or last) acquisition. Check it
+   * right after taking the lock.
+   *
+   * @example Repair after a dead holder
+   * ```ts
+   * import { RedisMutex } from "@concur/shm/redis";
+   *
+   * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "repairable");
+   * await mutex.lockAsync();
+   * if (mutex.ownerDied) {
+   *   // ...bring the protected state back to a consistent value...
+   *   await mutex.markConsistent();
+   * }
+   * await mutex.unlock();
+   * await mutex.disconnect();
+   * ```
+   */
+  get ownerDied(): boolean {
     return this.#lastDied;
+  }
+
+  /**
+   * Declares the protected state repaired after a dead holder: clears the
+   * owner-died flag for later holders. Call it while holding the lock.
+   *
+   * @example
+   * ```ts
+   * import { RedisMutex } from "@concur/shm/redis";
+   *
+   * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "consistent");
+   * await mutex.withLockAsync(() => mutex.markConsistent());
+   * console.log(mutex.ownerDied); // false
+   * await mutex.disconnect();
+   * ```
+   *
+   * @throws {NotOwnerError} If this handle does not hold the lock.
+   */
+  async markConsistent(): Promise<void> {
+    this.#checkOpen("mark consistent");
+    const hold = this.#hold;
+    const ok = hold ? await this.#connection.run<number>(MARK, [this.#state, hold.token]) : 0;
+    if (ok !== 1) {
+      throw new NotOwnerError(
+        `Cannot mark mutex "${this.#name}" consistent: this handle does not hold it`,
+      );
+    }
+    this.#lastDied = false;
   }
 
   #checkOpen(op: string): void {
@@ -418,7 +480,7 @@ export class RedisMutex implements AsyncDisposable {
    * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "guarded");
    * {
    *   await using lock = await mutex.acquireAsync({ timeout: 1000 });
-   *   if (lock.previousOwnerDied) console.log("repair what the last owner left half-done");
+   *   if (lock.ownerDied) console.log("repair what the last owner left half-done");
    *   console.log(lock.fencingToken > 0); // true
    * }
    * await mutex.disconnect();
@@ -441,7 +503,7 @@ export class RedisMutex implements AsyncDisposable {
       if (this.#hold === hold) await this.unlock();
     }, {
       fencingToken: hold.fence,
-      previousOwnerDied: hold.died,
+      ownerDied: hold.died,
       signal: hold.lost.signal,
     });
   }
@@ -488,7 +550,7 @@ export class RedisMutex implements AsyncDisposable {
 
   /**
    * Stops renewing and closes the connections. A lock still held stays held
-   * until its lease runs out (the next owner is then told the owner died):
+   * until its lease runs out (the next owner is then told `ownerDied`):
    * unlock first.
    *
    * @example

@@ -12,7 +12,7 @@ redisTest("RedisMutex: owner-only release, fencing tokens, timeouts, abort", asy
   await assert.rejects(a.unlock(), LockNotHeldError);
   assert.equal(await a.tryLock(), true);
   const first = a.fencingToken!;
-  assert.equal(a.previousOwnerDied, false);
+  assert.equal(a.ownerDied, false);
   assert.equal(await a.locked(), true);
   assert.equal(await a.heldByThisHandle(), true);
   assert.equal(await b.heldByThisHandle(), false);
@@ -39,7 +39,7 @@ redisTest("RedisMutex: owner-only release, fencing tokens, timeouts, abort", asy
   {
     await using guard = await a.acquireAsync();
     assert.ok(guard.fencingToken > b.fencingToken!);
-    assert.equal(guard.previousOwnerDied, false);
+    assert.equal(guard.ownerDied, false);
     assert.equal(guard.signal.aborted, false);
   }
   assert.equal(await a.locked(), false);
@@ -55,7 +55,7 @@ redisTest(
     // Freeze this event loop (no renewal) past the lease: like a stalled holder.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     assert.equal(await next.lockAsync({ timeout: 1000 }), true);
-    assert.equal(next.previousOwnerDied, true);
+    assert.equal(next.ownerDied, true);
     assert.ok(next.fencingToken! > guard.fencingToken);
     await assert.rejects(slow.unlock(), NotOwnerError);
     assert.equal(guard.signal.aborted, true);
@@ -97,11 +97,18 @@ redisTest(
     assert.equal(await mutex.lockAsync({ timeout: 5 * lease }), true);
     const after = performance.now() - killedAt;
     assert.ok(after <= 2 * lease, `took over ${after} ms after the kill`);
-    assert.equal(mutex.previousOwnerDied, true);
+    assert.equal(mutex.ownerDied, true);
     assert.ok(mutex.fencingToken! > fence);
     await mutex.unlock();
+    // Sticky until repaired (robust-mutex protocol), then clean.
     assert.equal(await mutex.lockAsync({ timeout: 0 }), true);
-    assert.equal(mutex.previousOwnerDied, false, "a clean release is not a death");
+    assert.equal(mutex.ownerDied, true, "still flagged: nobody repaired");
+    await mutex.markConsistent();
+    assert.equal(mutex.ownerDied, false);
+    await mutex.unlock();
+    await assert.rejects(mutex.markConsistent(), NotOwnerError);
+    assert.equal(await mutex.lockAsync({ timeout: 0 }), true);
+    assert.equal(mutex.ownerDied, false, "a clean release is not a death");
     await mutex.unlock();
   },
   { timeout: 30_000 },
