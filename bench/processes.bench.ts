@@ -9,6 +9,10 @@
  *
  * - throughput: this process puts `n` messages, the child gets and checks
  *   each, then acknowledges (the iteration ends at the acknowledgement);
+ * - throughput ×256: the same with `putMany`/`getMany` of up to 256
+ *   messages (one lock and one write-back per call on the file-backed
+ *   memory, when `Queue` runs them as one batch), beside the batched rows
+ *   of the byte streams;
  * - round trip: this process puts one message and gets its echo, `n` times.
  *
  * The runner's baseline for these tables is Python's `multiprocessing.Queue`
@@ -40,6 +44,7 @@ interface Command {
   workload?: Workload;
   count?: number;
   big?: boolean;
+  many?: number;
 }
 
 interface Channel {
@@ -90,7 +95,6 @@ const channels: Channel[] = [];
 if (mmapSupported()) channels.push(openChannel("Queue (mmap)", "mmap"));
 else skipped("processes: throughput", "Queue (mmap)", "needs Linux and --allow-ffi");
 channels.push(openChannel("Queue (file)", "file"));
-channels.push(openChannel("Queue (file, 2 ms lease)", "file", 2));
 
 globalThis.addEventListener("unload", () => {
   for (const channel of channels) {
@@ -122,8 +126,9 @@ for (const workload of WORKLOADS) {
   for (const channel of channels) {
     const request = big ? channel.bigRequest : channel.request;
     const reply = big ? channel.bigReply : channel.reply;
-    // The file-backed memory moves fewer messages per second: keep its iterations short.
-    const scale = channel.name.includes("file") && !channel.name.includes("lease") ? 0.2 : 1;
+    // Iterations of comparable duration: the mapped memory moves many more
+    // messages per second than the file-backed one (and than the streams).
+    const scale = channel.name.includes("file") ? 0.2 : 10;
     const n = Math.max(1, Math.round(messages * scale));
     const rtts = Math.max(1, Math.round(roundTrips * scale));
     bench({
@@ -139,6 +144,35 @@ for (const workload of WORKLOADS) {
         expectAck(channel, reply);
       },
     });
+    if (!big) {
+      const blocks = Array.from({ length: 256 }, () => makeBlock(blockSize(workload), 0));
+      const chunk: Uint8Array[] = [];
+      const manyMessages = Math.max(256, Math.round(messages * (scale === 10 ? 10 : 1)));
+      bench({
+        question: "processes: throughput",
+        name: `${channel.name} putMany/getMany x256`,
+        workload,
+        metric: "rate",
+        op: "msg",
+        opsPerIter: manyMessages,
+        fn(): void {
+          channel.control.put({ mode: "sink", workload, count: manyMessages, big, many: 256 });
+          for (let i = 0; i < manyMessages; i += 256) {
+            const size = Math.min(256, manyMessages - i);
+            chunk.length = size;
+            for (let k = 0; k < size; k++) {
+              chunk[k] = encodeMessage(
+                workload,
+                i + k,
+                workload === "json" ? undefined : blocks[k],
+              );
+            }
+            request.putMany(chunk);
+          }
+          expectAck(channel, reply);
+        },
+      });
+    }
     bench({
       question: "processes: round trip",
       name: channel.name,

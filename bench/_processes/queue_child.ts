@@ -2,10 +2,11 @@
  * Child process of `bench/processes.bench.ts`: serves commands from the
  * `control` queue on a pair of data queues (small and 64 KiB messages).
  *
- * Commands (JSON): `{ mode: "sink" | "echo", workload, count, big }` and
- * `{ mode: "exit" }`. Sink: get `count` messages from the request queue,
- * check each (`checkMessage`), then put one acknowledgement (the first
- * failure's text, or an empty message). Echo: check each message and put it
+ * Commands (JSON): `{ mode: "sink" | "echo", workload, count, big, many }`
+ * and `{ mode: "exit" }`. Sink: get `count` messages from the request queue
+ * (with `getMany(many)` when `many` is set), check each (`checkMessage`),
+ * then put one acknowledgement (the first failure's text, or an empty
+ * message). Echo: check each message and put it
  * straight back on the reply queue, then acknowledge.
  *
  * @module
@@ -23,6 +24,7 @@ interface Command {
   workload: Workload;
   count: number;
   big: boolean;
+  many?: number;
 }
 
 const [control, request, reply, bigRequest, bigReply] = processArgs() as [
@@ -40,6 +42,22 @@ for (;;) {
   const input = command.big ? bigRequest : request;
   const output = command.big ? bigReply : reply;
   let error = "";
+  if (command.many) {
+    for (let i = 0; i < command.count;) {
+      for (const message of input.getMany(Math.min(command.many, command.count - i))) {
+        if (error === "") {
+          try {
+            checkMessage(command.workload, message, i);
+          } catch (failure) {
+            error = `message ${i}: ${failure instanceof Error ? failure.message : failure}`;
+          }
+        }
+        i++;
+      }
+    }
+    output.put(encoder.encode(error));
+    continue;
+  }
   for (let i = 0; i < command.count; i++) {
     const message = input.get();
     if (error === "") {
