@@ -520,7 +520,10 @@ export class QueueCore<T> {
         if (typeof reply !== "number") return this.#takeDeliveries(reply);
         if (reply === -3) throw this.#missing("get");
         if (reply === -1) throw this.#closedAndDrained();
-        wait = reply >= 0 ? reply + 1 : Infinity;
+        // Bounded by the earliest lease, or by one visibility timeout when
+        // none was seen: a lease taken between this script and the block
+        // (by a consumer that then dies) is still redelivered on time.
+        wait = reply >= 0 ? reply + 1 : this.visibilityTimeout;
       } else {
         const reply = this.#simple
           ? await this.connection.run<string[] | number>(GET_UNBOUNDED, [

@@ -142,3 +142,20 @@ redisTest(
   },
   { persistent: true, timeout: 40_000 },
 );
+
+redisTest("RedisJoinableQueue: joinAsync and getAsync honour AbortSignal", async ({ url }) => {
+  await using queue = await RedisJoinableQueue.open<number>(url, "abortable");
+  await queue.putAsync(1);
+  const reason = new Error("enough");
+  const controller = new AbortController();
+  const joining = queue.joinAsync({ signal: controller.signal });
+  setTimeout(() => controller.abort(reason), 20);
+  await assert.rejects(joining, (e) => e === reason);
+  assert.equal(await queue.getAsync(), 1);
+  const controller2 = new AbortController();
+  const getting = queue.getAsync({ signal: controller2.signal });
+  setTimeout(() => controller2.abort(reason), 20);
+  await assert.rejects(getting, (e) => e === reason);
+  await queue.taskDone();
+  assert.equal(await queue.joinAsync({ timeout: 1000 }), true);
+});
