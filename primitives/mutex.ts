@@ -142,6 +142,18 @@ export class Mutex {
     );
   }
 
+  /**
+   * A guard that releases the lock only if the calling thread still owns it:
+   * a worker that was stopped by force and unwinds later (see
+   * `WorkerProcess.terminate`) cannot release a lock another thread has
+   * taken over since.
+   */
+  #guard(): LockGuard {
+    return makeGuard(() => {
+      if (this.heldByCurrentThread()) this.unlock();
+    });
+  }
+
   /** Records a take-over from a dead owner; returns whether the lock is held. */
   #settle(outcome: AcquireOutcome): boolean {
     if (outcome === ACQUIRED_OWNER_DIED) this.#memory.store(FLAGS, OWNER_DIED);
@@ -243,7 +255,7 @@ export class Mutex {
     if (!this.lock(options)) {
       throw new TimeoutError(`Cannot acquire mutex: timed out after ${options?.timeout} ms`);
     }
-    return makeGuard(() => this.unlock());
+    return this.#guard();
   }
 
   /**
@@ -257,7 +269,7 @@ export class Mutex {
     if (!(await this.lockAsync(options))) {
       throw new TimeoutError(`Cannot acquire mutex: timed out after ${options?.timeout} ms`);
     }
-    return makeGuard(() => this.unlock());
+    return this.#guard();
   }
 
   /**

@@ -131,6 +131,18 @@ export class RecursiveMutex {
     return this.#settle(tryAcquireLockOutcome(this.#memory, STATE, currentOwnerId()));
   }
 
+  /**
+   * A guard that releases the lock only if the calling thread still owns it:
+   * a worker that was stopped by force and unwinds later (see
+   * `WorkerProcess.terminate`) cannot release a lock another thread has
+   * taken over since.
+   */
+  #guard(): LockGuard {
+    return makeGuard(() => {
+      if (this.heldByCurrentThread()) this.unlock();
+    });
+  }
+
   /** After an acquire: sets the depth to 1 and records a take-over from a dead owner. */
   #settle(outcome: AcquireOutcome): boolean {
     if (outcome === NOT_ACQUIRED) return false;
@@ -241,7 +253,7 @@ export class RecursiveMutex {
         `Cannot acquire recursive mutex: timed out after ${options?.timeout} ms`,
       );
     }
-    return makeGuard(() => this.unlock());
+    return this.#guard();
   }
 
   /**
@@ -257,7 +269,7 @@ export class RecursiveMutex {
         `Cannot acquire recursive mutex: timed out after ${options?.timeout} ms`,
       );
     }
-    return makeGuard(() => this.unlock());
+    return this.#guard();
   }
 
   /**

@@ -3,7 +3,11 @@ import { Event } from "../primitives/event.ts";
 import { NotOwnerError } from "../primitives/errors.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { RecursiveMutex } from "../primitives/recursive_mutex.ts";
-import { TERMINATED_EXIT_CODE, WorkerProcess } from "../workers/worker_process.ts";
+import {
+  KILLED_EXIT_CODE,
+  TERMINATED_EXIT_CODE,
+  WorkerProcess,
+} from "../workers/worker_process.ts";
 
 const TASKS = new URL("./_tasks/worker_tasks.ts", import.meta.url);
 const T = { timeout: 20_000 };
@@ -141,5 +145,27 @@ Deno.test({
     lock.unlock();
     assert.equal(lock.locked(), false);
     await p.joinAsync();
+  },
+});
+
+Deno.test({
+  name: "robust Mutex: kill() ends a holder at once (-9); the lock is recovered, never double-held",
+  ...T,
+  fn: async () => {
+    const lock = new Mutex();
+    const [p] = await startHolder("holdWithGuardAndWait", lock);
+    p.kill();
+    assert.equal(p.exitCode, KILLED_EXIT_CODE, "final at once");
+    assert.equal(p.isAlive, false);
+    assert.equal(await lock.lockAsync({ timeout: 5000 }), true);
+    // Whether the killed thread's guard ran first (no ownerDied) or the lock
+    // was taken over (ownerDied), the main thread now holds it alone.
+    await p.joinAsync();
+    await new Promise((resolve) => setTimeout(resolve, 150)); // past any late unwinding
+    assert.equal(lock.heldByCurrentThread(), true, "a late guard did not release our lock");
+    if (lock.ownerDied) lock.markConsistent();
+    lock.unlock();
+    p.kill(); // no-op after the end
+    assert.equal(p.exitCode, KILLED_EXIT_CODE);
   },
 });

@@ -95,6 +95,10 @@ Deno.test({
   name: "WorkerProcess: bad options are typed errors",
   fn: () => {
     assert.throws(() => new WorkerProcess({ module: "./relative.ts", fn: "x" }), TypeError);
+    const named = new WorkerProcess({ module: TASKS, fn: "x" });
+    named.name = "renamed";
+    assert.equal(named.name, "renamed");
+    assert.throws(() => (named.name = 42 as unknown as string), TypeError);
     assert.throws(
       () => new WorkerProcess({ module: TASKS, fn: 3 as unknown as string }),
       TypeError,

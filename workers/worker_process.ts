@@ -28,6 +28,9 @@ import { DONE_MESSAGE } from "./_runtime.ts";
 import { toTransferable } from "./revive.ts";
 
 export { TERMINATED_EXIT_CODE } from "./_control.ts";
+
+/** `exitCode` of a worker stopped with `kill()` (Python reports `-SIGKILL`, -9). */
+export const KILLED_EXIT_CODE: number = -9;
 export { type WorkerInfo, workerInfo } from "./_runtime.ts";
 
 /**
@@ -75,7 +78,8 @@ let created = 0;
  *
  * `exitCode` is `null` while running, `0` when `fn` returned, `1` when it
  * threw (the error, with its remote stack, is {@linkcode WorkerProcess.error}),
- * and {@linkcode TERMINATED_EXIT_CODE} (-15) after `terminate()`.
+ * {@linkcode TERMINATED_EXIT_CODE} (-15) after `terminate()`, and
+ * {@linkcode KILLED_EXIT_CODE} (-9) after `kill()`.
  *
  * Termination is cooperative first: every wait of this module in the worker
  * (locks, queues, events...) throws `TerminatedError` within ~50 ms, so the
@@ -109,16 +113,7 @@ let created = 0;
  * ```
  */
 export class WorkerProcess implements AsyncDisposable {
-  /**
-   * The worker's name (settable; also visible in the worker through `workerInfo()`).
-   *
-   * @example
-   * ```ts ignore
-   * const w = new WorkerProcess({ module: import.meta.url, fn: "work", name: "loader" });
-   * console.log(w.name); // "loader"
-   * ```
-   */
-  name: string;
+  #name: string;
   readonly #module: URL;
   readonly #fn: string;
   readonly #args: readonly unknown[];
@@ -150,8 +145,30 @@ export class WorkerProcess implements AsyncDisposable {
     if (options.name !== undefined && typeof options.name !== "string") {
       throw new TypeError(`Cannot create worker: name must be a string`);
     }
-    this.name = options.name ?? `WorkerProcess-${++created}`;
+    this.#name = options.name ?? `WorkerProcess-${++created}`;
     this.#daemon = options.daemon ?? false;
+  }
+
+  /**
+   * The worker's name (also visible in the worker through `workerInfo()`).
+   * Settable; it reaches the worker only if set before `start()`.
+   *
+   * @throws {TypeError} When set to a non-string.
+   *
+   * @example
+   * ```ts ignore
+   * const w = new WorkerProcess({ module: import.meta.url, fn: "work", name: "loader" });
+   * console.log(w.name); // "loader"
+   * ```
+   */
+  get name(): string {
+    return this.#name;
+  }
+  set name(value: string) {
+    if (typeof value !== "string") {
+      throw new TypeError(`Cannot set worker name: expected a string, received ${typeof value}`);
+    }
+    this.#name = value;
   }
 
   /** @internal Used by `Pool`: a pool worker loop, with an exit hook. */
@@ -349,13 +366,40 @@ export class WorkerProcess implements AsyncDisposable {
     this.#grace = setTimeout(() => this.#forceStop(), TERMINATE_GRACE_MS);
   }
 
-  #forceStop(): void {
+  #forceStop(exitCode: number = TERMINATED_EXIT_CODE): void {
+    clearTimeout(this.#grace);
     this.#grace = undefined;
     const control = this.#control!;
-    if (hasExited(control)) return;
-    void this.#worker!.terminate();
+    // Dead before EXITED is visible (a joiner that sees the end can take the
+    // locks over); and the end is claimed before the thread is touched, since
+    // stopping it may make it report its own end.
     markOwnerDead(this.#id!);
-    finishControl(control, TERMINATED_EXIT_CODE);
+    finishControl(control, exitCode);
+    void this.#worker!.terminate();
+  }
+
+  /**
+   * Stops the worker at once, with no cooperative phase (Python's `kill()`):
+   * the task does not unwind, so its `finally` blocks do not run; locks it
+   * holds are taken over by their next locker with `ownerDied` set. The exit
+   * code is {@linkcode KILLED_EXIT_CODE} (-9). Does nothing if the worker is
+   * not running. The interrupt is raised too, so a thread the engine cannot
+   * stop at once (blocked in a wait) ends at its next wait slice; its guards
+   * then release only locks it still owns.
+   *
+   * @example
+   * ```ts ignore
+   * w.kill();
+   * console.log(w.exitCode); // -9
+   * ```
+   */
+  kill(): void {
+    const control = this.#control;
+    if (control === undefined || hasExited(control)) return;
+    this.#terminating = true;
+    this.#forceStop(KILLED_EXIT_CODE);
+    control.store(INTERRUPT, 1);
+    control.notify(INTERRUPT);
   }
 
   /**
