@@ -225,3 +225,27 @@ Deno.test({
     assert.deepEqual(await Promise.all(others), [1, 4, 9, 16, 25, 36, 49]);
   },
 });
+
+Deno.test({
+  name: "Pool: PL-17 maxTasksPerWorker replaces workers; invalid values are RangeErrors",
+  ...T,
+  fn: async () => {
+    for (const bad of [0, -1, 0.5]) {
+      assert.throws(() => new Pool({ module: TASKS, size: 1, maxTasksPerWorker: bad }), RangeError);
+    }
+    await using pool = new Pool({ module: TASKS, size: 2, maxTasksPerWorker: 1 });
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await pool.apply<number>("whoAmI"));
+    assert.equal(new Set(ids).size, 6, "every task ran in a fresh worker");
+    assert.deepEqual(await pool.map("square", [1, 2, 3, 4, 5, 6, 7, 8]), [
+      1,
+      4,
+      9,
+      16,
+      25,
+      36,
+      49,
+      64,
+    ]);
+  },
+});

@@ -82,6 +82,8 @@ export interface StartData {
     readonly results: MemoryHandle;
     readonly slot: number;
     readonly size: number;
+    /** Tasks after which the worker retires (0: never). */
+    readonly maxTasks: number;
   };
 }
 

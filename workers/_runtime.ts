@@ -153,13 +153,16 @@ async function runPool(namespace: Record<string, unknown>, data: StartData): Pro
   const results = new TaskRing(attachMemory(pool.results));
   const functions = new Map<string, AnyFunction>();
   const batch: RingRecord[] = [];
-  for (;;) {
+  let left = pool.maxTasks > 0 ? pool.maxTasks : Infinity;
+  while (left > 0) {
     // Take a fair share of what is queued (at most MAX_BATCH): fewer lock
     // round trips for tiny tasks, no hoarding of long ones.
     const share = Math.ceil(tasks.count / (2 * pool.size));
     batch.length = 0;
-    const count = tasks.popMany(Math.max(1, Math.min(MAX_BATCH, share)), pool.slot, batch);
+    const max = Math.max(1, Math.min(MAX_BATCH, share, left));
+    const count = tasks.popMany(max, pool.slot, batch);
     if (count === 0) return; // closed and drained
+    left -= count;
     for (let i = 0; i < count; i++) {
       const task = batch[i];
       let tag: number;

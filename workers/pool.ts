@@ -42,6 +42,11 @@ export interface PoolOptions {
   ringBytes?: number;
   /** Prefix of the workers' names (default `Pool-N`). */
   name?: string;
+  /**
+   * Replace each worker after it has run this many tasks (Python's
+   * `maxtasksperchild`; default: never). An integer ≥ 1.
+   */
+  maxTasksPerWorker?: number;
 }
 
 /** Callbacks of {@linkcode Pool.applyAsync}. */
@@ -237,6 +242,7 @@ export class Pool implements AsyncDisposable {
   readonly #initializer: string;
   readonly #initArgs: readonly unknown[];
   readonly #name: string;
+  readonly #maxTasks: number;
   readonly #tasks: TaskRing;
   readonly #results: TaskRing;
   readonly #workers: (WorkerProcess | undefined)[];
@@ -267,6 +273,13 @@ export class Pool implements AsyncDisposable {
       );
     }
     this.size = size;
+    const maxTasks = options.maxTasksPerWorker;
+    if (maxTasks !== undefined && (!Number.isInteger(maxTasks) || maxTasks < 1)) {
+      throw new RangeError(
+        `Cannot create pool: maxTasksPerWorker must be an integer >= 1, received ${maxTasks}`,
+      );
+    }
+    this.#maxTasks = maxTasks ?? 0;
     this.#module = toModuleUrl(options.module);
     this.#initializer = options.initializer ?? "";
     this.#initArgs = options.initArgs ?? [];
@@ -289,6 +302,7 @@ export class Pool implements AsyncDisposable {
         results: this.#results.memory.handle(),
         slot,
         size: this.size,
+        maxTasks: this.#maxTasks,
       },
       (process) => this.#onWorkerExit(slot, process),
     );
@@ -322,7 +336,9 @@ export class Pool implements AsyncDisposable {
     this.#results.wakeAll(); // the collector re-checks what is pending
     if (this.#state === TERMINATED) return;
     if (this.#state === CLOSED && process.exitCode === 0) return; // drained and closed
-    if (++this.#deathsWithoutProgress > 2 * this.size + 2) {
+    // A worker that retired (maxTasksPerWorker) is simply replaced; one that
+    // failed counts towards giving up if workers keep dying before any result.
+    if (process.exitCode !== 0 && ++this.#deathsWithoutProgress > 2 * this.size + 2) {
       // Workers die before finishing anything (bad module or initializer): stop.
       this.#brokenCause = process.error;
       this.#failAll(
