@@ -6,7 +6,8 @@
  * reports that schedule's seed and its full list of choices, and either
  * replays it exactly ({@linkcode replay}). The exhaustive search enumerates
  * every schedule that preempts a runnable thread at most `preemptionBound`
- * times (switches at waits and ends of threads are free), by depth-first
+ * times (switches at waits and ends of threads are free; a timeout fired
+ * while some thread could run counts as a preemption), by depth-first
  * search over re-executions from the start.
  *
  * @module
@@ -255,7 +256,15 @@ interface Frame {
   tried: Set<Choice>;
 }
 
+/**
+ * Whether `choice` costs a preemption: switching away from a thread that
+ * could go on, or firing a timeout while some thread could run (a timeout
+ * is free only when every thread is asleep). Without the second rule the
+ * search would follow unfair schedules in which a timed retry loop times out
+ * forever while the thread it waits for never runs (a false livelock).
+ */
 function isPreemption(enabled: readonly Choice[], running: number, choice: Choice): boolean {
+  if (choice < 0) return enabled.some((c) => c >= 0);
   return running >= 0 && choice !== running && enabled.includes(running);
 }
 

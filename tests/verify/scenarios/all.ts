@@ -41,7 +41,7 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "semaphore", scenario: semaphoreScenario(3, 1, 2), exhaustiveBound: 1 },
   { group: "semaphore", scenario: semaphoreScenario(3, 2, 2) },
   { group: "semaphore", scenario: semaphoreScenario(4, 2, 2) },
-  { group: "event", scenario: eventScenario },
+  { group: "event", scenario: eventScenario, exhaustiveBound: 1 },
   { group: "condition", scenario: conditionScenario(2, 1), exhaustiveBound: 1 },
   { group: "condition", scenario: conditionScenario(2, 2) },
   { group: "condition", scenario: conditionTimeoutScenario(1), exhaustiveBound: 1 },
