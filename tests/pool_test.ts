@@ -249,3 +249,25 @@ Deno.test({
     ]);
   },
 });
+
+Deno.test({
+  name:
+    "Pool: under repeated worker crashes every task settles exactly once, with the right outcome",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 3 });
+    const n = 120;
+    const settled = await Promise.allSettled(
+      Array.from({ length: n }, (_, x) => pool.apply<number>("maybeCrash", [x])),
+    );
+    settled.forEach((result, x) => {
+      if (x % 17 === 5) {
+        assert.ok(result.status === "rejected" && result.reason instanceof WorkerDiedError, `${x}`);
+      } else if (x % 13 === 3) {
+        assert.ok(result.status === "rejected" && result.reason instanceof RemoteError, `${x}`);
+      } else {
+        assert.deepEqual(result, { status: "fulfilled", value: x * 2 });
+      }
+    });
+  },
+});

@@ -94,3 +94,10 @@ export function busy(ms: number): number {
   while (performance.now() < end) n++;
   return n;
 }
+
+/** x * 2, except: x % 17 === 5 crashes its worker; x % 13 === 3 throws. */
+export function maybeCrash(x: number): number | Promise<never> {
+  if (x % 17 === 5) return crash();
+  if (x % 13 === 3) throw new RangeError(`fail ${x}`);
+  return x * 2;
+}
