@@ -41,6 +41,21 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "Pool: a program that never closes its pool still ends (workers are daemons), callbacks delivered",
+  timeout: 30_000,
+  fn: async () => {
+    const program = new URL("./_tasks/pool_program.ts", import.meta.url);
+    const out = await runDeno(["run", "-R", program.pathname], 20_000);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(new TextDecoder().decode(out.stdout).trim().split("\n"), [
+      "[1,4,9]",
+      "callback 16",
+    ]);
+  },
+});
+
+Deno.test({
   name: "WorkerProcess: works when the library is imported from http:// (loopback server)",
   timeout: 60_000,
   fn: async () => {
