@@ -23,6 +23,7 @@
 import { bench, QUICK } from "../_harness.ts";
 import {
   commandFrame,
+  type Frame,
   frame,
   FrameReader,
   MODE,
@@ -44,6 +45,8 @@ import {
 
 interface Link {
   name: string;
+  /** Set once an iteration failed: the child may be mid-command, so later iterations fail fast. */
+  broken?: string;
   write: WriteAll;
   reader: FrameReader;
   child: Deno.ChildProcess;
@@ -121,10 +124,41 @@ globalThis.addEventListener("unload", () => {
   Deno.removeSync(socketDir, { recursive: true });
 });
 
+/** A reply the child owes within 10 s: a lost message must fail the bench, not hang it. */
+const REPLY_TIMEOUT_MS = 10_000;
+
+async function nextFrame(link: Link, what: string): Promise<Frame> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${link.name}: no ${what} within ${REPLY_TIMEOUT_MS / 1000} s`)),
+      REPLY_TIMEOUT_MS,
+    );
+  });
+  try {
+    const frame = await Promise.race([link.reader.next(), timeout]);
+    if (frame === null) throw new Error(`${link.name}: the child closed the stream`);
+    return frame;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs one iteration on a link; a failure breaks the link for the iterations after it. */
+async function onLink(link: Link, iteration: () => Promise<void>): Promise<void> {
+  if (link.broken) throw new Error(`${link.name}: broken by an earlier failure (${link.broken})`);
+  try {
+    await iteration();
+  } catch (error) {
+    link.broken = String(error instanceof Error ? error.message : error);
+    throw error;
+  }
+}
+
 /** Reads the child's acknowledgement and throws unless it received `n` intact messages. */
 async function expectAck(link: Link, n: number): Promise<void> {
-  const ack = await link.reader.next();
-  if (ack === null || ack.tag !== TAG.ACK) throw new Error(`${link.name}: no acknowledgement`);
+  const ack = await nextFrame(link, "acknowledgement");
+  if (ack.tag !== TAG.ACK) throw new Error(`${link.name}: expected an acknowledgement`);
   const view = new DataView(ack.payload.buffer, ack.payload.byteOffset, ack.payload.byteLength);
   const count = view.getUint32(0, true);
   const error = new TextDecoder().decode(ack.payload.subarray(4));
@@ -156,11 +190,12 @@ for (const workload of WORKLOADS) {
       op: "msg",
       opsPerIter: messages,
       baseline: link === links[0],
-      async fn(): Promise<void> {
-        await link.write(commandFrame(MODE.SINK, index, messages));
-        for (let i = 0; i < messages; i++) await link.write(frameOf(i));
-        await expectAck(link, messages);
-      },
+      fn: () =>
+        onLink(link, async () => {
+          await link.write(commandFrame(MODE.SINK, index, messages));
+          for (let i = 0; i < messages; i++) await link.write(frameOf(i));
+          await expectAck(link, messages);
+        }),
     });
     bench({
       question: "processes: round trip",
@@ -170,18 +205,17 @@ for (const workload of WORKLOADS) {
       op: "rtt",
       opsPerIter: roundTrips,
       baseline: link === links[0],
-      async fn(): Promise<void> {
-        await link.write(commandFrame(MODE.ECHO, index, roundTrips));
-        for (let i = 0; i < roundTrips; i++) {
-          await link.write(frameOf(i));
-          const echo = await link.reader.next();
-          if (echo === null || echo.tag !== TAG.DATA) {
-            throw new Error(`${link.name}: echo ${i} missing`);
+      fn: () =>
+        onLink(link, async () => {
+          await link.write(commandFrame(MODE.ECHO, index, roundTrips));
+          for (let i = 0; i < roundTrips; i++) {
+            await link.write(frameOf(i));
+            const echo = await nextFrame(link, `echo of message ${i}`);
+            if (echo.tag !== TAG.DATA) throw new Error(`${link.name}: echo ${i} missing`);
+            checkMessage(workload, echo.payload, i);
           }
-          checkMessage(workload, echo.payload, i);
-        }
-        await expectAck(link, roundTrips);
-      },
+          await expectAck(link, roundTrips);
+        }),
     });
   }
 }

@@ -47,14 +47,14 @@ class Peer {
   }
   /**
    * Resolves with the next `{ done }` report; rejects on `{ error }`, or if
-   * nothing is done within 30 s (a lost message must fail, not hang);
+   * nothing is done within 10 s (a lost message must fail, not hang);
    * `onData` sees anything else. `ready` resolves on the `{ ready }` answer.
    */
   report(onData?: (data: unknown) => void): Promise<Reply> & { ready: Promise<void> } {
     let ready!: () => void;
     const listening = new Promise<void>((resolve) => ready = resolve);
     const done = new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no report within 30 s")), 30_000);
+      const timer = setTimeout(() => reject(new Error("no report within 10 s")), 10_000);
       this.listener = (data) => {
         const reply = data as Reply & { ready?: boolean };
         if (reply && typeof reply === "object" && "ready" in reply) ready();
