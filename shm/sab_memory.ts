@@ -169,7 +169,9 @@ export class SabMemory implements Memory {
    */
   wait(cell: number, expected: number, timeoutMs: number = Infinity): WaitResult {
     if (!isInterruptible()) return Atomics.wait(this.#cells, cell, expected, timeoutMs);
-    const end = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    // Atomics.wait's rules: NaN waits forever, a negative timeout polls.
+    const ms = Number.isNaN(timeoutMs) ? Infinity : Math.max(0, timeoutMs);
+    const end = ms === Infinity ? Infinity : performance.now() + ms;
     for (;;) {
       throwIfInterrupted();
       const left = end === Infinity ? Infinity : Math.max(0, end - performance.now());
