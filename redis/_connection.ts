@@ -16,7 +16,8 @@
  * @module
  */
 
-import { Redis } from "./_ioredis.ts";
+import { createHash } from "node:crypto";
+import { Command, Redis } from "./_ioredis.ts";
 import { RedisConnectionError } from "./errors.ts";
 
 /** Connection options shared by every Redis-backed object. */
@@ -219,9 +220,6 @@ export class Connection {
     client.on("error", (err: Error) => {
       this.#lastError = err;
     });
-    for (const script of this.#scripts) {
-      client.defineCommand(script.name, { numberOfKeys: script.keys, lua: script.lua });
-    }
     return client;
   }
 
@@ -268,24 +266,39 @@ export class Connection {
     });
   }
 
-  /** Runs `fn` on the command connection with bounded, clearly reported failures. */
-  call<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  /** Sends one command on the command connection, with bounded, clearly reported failures. */
+  call<T>(name: string, args: Arg[]): Promise<T> {
     if (this.#closed) return Promise.reject(this.wrap(new Error("closed")));
-    const client = this.command;
-    return this.#inFlight.track(
-      client,
-      fn(client),
+    return this.#inFlight.send<T>(
+      this.command,
+      new Command(name, args, UTF8),
       performance.now() + this.#options.commandTimeout,
-      this.#wrapBound,
-    );
+    ).then(undefined, this.#rethrow);
   }
 
-  readonly #wrapBound = (err: unknown): unknown => this.wrap(err);
+  readonly #rethrow = (err: unknown): never => {
+    throw this.wrap(err);
+  };
 
-  /** Runs a registered script on the command connection. */
+  /**
+   * Runs a script with `EVALSHA`, falling back to `EVAL` (which caches it
+   * again) when the server answers NOSCRIPT, e.g. after a restart.
+   */
   run<T>(script: Script, args: Arg[]): Promise<T> {
-    // deno-lint-ignore no-explicit-any
-    return this.call((client) => (client as any)[script.name](...args) as Promise<T>);
+    if (this.#closed) return Promise.reject(this.wrap(new Error("closed")));
+    const deadline = performance.now() + this.#options.commandTimeout;
+    return this.#inFlight.send<T>(
+      this.command,
+      new Command("evalsha", [shaOf(script), script.keys, ...args], UTF8),
+      deadline,
+    ).then(undefined, (err) => {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw this.wrap(err);
+      return this.#inFlight.send<T>(
+        this.command,
+        new Command("eval", [script.lua, script.keys, ...args], UTF8),
+        deadline,
+      ).then(undefined, this.#rethrow);
+    });
   }
 
   /**
@@ -325,12 +338,16 @@ export class Connection {
       signal.addEventListener("abort", onAbort, { once: true });
     });
     abortedPromise.catch(() => {});
-    const blocked = connection.client.blmove(key, key, "RIGHT", "RIGHT", seconds);
+    const blocked = this.#inFlight.send<string | null>(
+      connection.client,
+      new Command("blmove", [key, key, "RIGHT", "RIGHT", seconds], UTF8),
+      Infinity,
+    );
     let healthy = true;
     // A dropped connection loses nothing here (BLMOVE onto itself changes
     // nothing): report it as a wake-up, so the caller retries its script on
     // the command connection, which reconnects or fails clearly.
-    const settled = this.#inFlight.track(connection.client, blocked, Infinity).then(
+    const settled = blocked.then(
       (value) => value !== null,
       (err) => {
         healthy = false;
@@ -408,64 +425,56 @@ const LOST =
   "Connection is closed: the connection dropped while the call was in flight (it may or may not have been applied)";
 
 /**
- * The calls in flight on each client, failed clearly instead of hanging:
+ * The commands in flight on each client, failed clearly instead of hanging:
  * ioredis with `autoResendUnfulfilledCommands: false` silently drops the
  * commands that were in flight when a connection dropped (their promises
- * never settle), so a call issued on a ready connection is rejected when
- * that connection closes; and any call older than its deadline is rejected
- * by one watchdog timer (ioredis's own `commandTimeout` arms a timer per
+ * never settle), so a command sent on a ready connection is rejected when
+ * that connection closes; and a command past its deadline is rejected by
+ * one watchdog timer (ioredis's own `commandTimeout` arms a timer per
  * command that outlives dropped commands and keeps the process alive).
+ * The watchdog also forgets settled commands, so the fast path costs one
+ * map insertion.
  */
 class InFlight {
-  /** Per client: each pending call's reject, its deadline, and whether it was sent on a ready connection. */
-  readonly #calls = new Map<
-    Redis,
-    Map<(err: Error) => void, { deadline: number; sent: boolean }>
-  >();
+  readonly #commands = new Map<Redis, Map<Command, { deadline: number; sent: boolean }>>();
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
-  track<T>(
-    client: Redis,
-    call: Promise<T>,
-    deadline: number,
-    wrap: (err: unknown) => unknown = (err) => err,
-  ): Promise<T> {
-    let calls = this.#calls.get(client);
-    if (!calls) {
-      const created = new Map<(err: Error) => void, { deadline: number; sent: boolean }>();
-      calls = created;
-      this.#calls.set(client, created);
+  send<T>(client: Redis, command: Command, deadline: number): Promise<T> {
+    let commands = this.#commands.get(client);
+    if (!commands) {
+      const created = new Map<Command, { deadline: number; sent: boolean }>();
+      commands = created;
+      this.#commands.set(client, created);
       client.on("close", () => {
-        for (const [fail, { sent }] of [...created]) if (sent) fail(new Error(LOST));
+        for (const [pending, { sent }] of created) {
+          if (!sent) continue;
+          created.delete(pending);
+          if (!pending.isSettled) pending.reject(new Error(LOST));
+        }
       });
     }
     const sent = client.status === "ready";
-    // Queued while disconnected: ioredis settles it (sent after the
-    // reconnect, or failed when reconnecting gives up).
-    if (!sent && deadline === Infinity) return call;
-    const tracked = calls;
-    if (deadline !== Infinity) this.#startWatchdog();
-    return new Promise<T>((resolve, reject) => {
-      const fail = (err: Error): void => {
-        tracked.delete(fail);
-        reject(wrap(err));
-      };
-      tracked.set(fail, { deadline, sent });
-      call.then((value) => {
-        tracked.delete(fail);
-        resolve(value);
-      }, fail);
-    });
+    const promise = client.sendCommand(command) as Promise<T>;
+    // A command queued while disconnected with no deadline is settled by
+    // ioredis (sent after the reconnect, or failed when reconnecting gives up).
+    if (sent || deadline !== Infinity) {
+      commands.set(command, { deadline, sent });
+      this.#startWatchdog();
+    }
+    return promise;
   }
 
   #startWatchdog(): void {
     if (this.#watchdog !== undefined) return;
     this.#watchdog = setInterval(() => {
       const now = performance.now();
-      for (const calls of this.#calls.values()) {
-        for (const [fail, { deadline }] of calls) {
-          if (deadline <= now) {
-            fail(new Error("no reply within commandTimeout: command timed out"));
+      for (const commands of this.#commands.values()) {
+        for (const [command, { deadline }] of commands) {
+          if (command.isSettled) {
+            commands.delete(command);
+          } else if (deadline <= now) {
+            commands.delete(command);
+            command.reject(new Error("no reply within commandTimeout: command timed out"));
           }
         }
       }
@@ -476,13 +485,28 @@ class InFlight {
 
   /** Forgets a dropped client (after its close has failed what was in flight). */
   forget(client: Redis): void {
-    client.once("end", () => this.#calls.delete(client));
+    client.once("end", () => this.#commands.delete(client));
   }
 
   stop(): void {
     clearInterval(this.#watchdog);
     this.#watchdog = undefined;
   }
+}
+
+/** Replies as strings (ioredis's own command methods ask for the same). */
+const UTF8 = { replyEncoding: "utf8" } as const;
+
+const SHAS = new WeakMap<Script, string>();
+
+/** The SHA-1 `EVALSHA` names a script by. */
+function shaOf(script: Script): string {
+  let sha = SHAS.get(script);
+  if (sha === undefined) {
+    sha = createHash("sha1").update(script.lua).digest("hex");
+    SHAS.set(script, sha);
+  }
+  return sha;
 }
 
 function positive(value: number | undefined, fallback: number, what: string): number {

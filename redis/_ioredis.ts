@@ -5,5 +5,4 @@
  * @module
  */
 
-export { Redis } from "npm:ioredis@^6.0.0";
-export type { ChainableCommander } from "npm:ioredis@^6.0.0";
+export { Command, Redis } from "npm:ioredis@^6.0.0";

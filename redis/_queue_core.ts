@@ -670,16 +670,14 @@ export class QueueCore<T> {
   /** Deletes every key of the queue. */
   async destroy(): Promise<void> {
     this.#checkOpen("destroy");
-    await this.connection.call((client) =>
-      client.del(
-        this.#meta,
-        this.#items,
-        this.#space,
-        this.#idle,
-        this.#pending,
-        this.#leases,
-      )
-    );
+    await this.connection.call("del", [
+      this.#meta,
+      this.#items,
+      this.#space,
+      this.#idle,
+      this.#pending,
+      this.#leases,
+    ]);
   }
 
   /** Stops lease renewal and closes the connections. */

@@ -545,7 +545,7 @@ export class RedisMutex implements AsyncDisposable {
   async destroy(): Promise<void> {
     this.#checkOpen("destroy");
     this.#endHold();
-    await this.#connection.call((client) => client.del(this.#state, this.#free));
+    await this.#connection.call("del", [this.#state, this.#free]);
   }
 
   /**

@@ -574,7 +574,7 @@ export class RedisSemaphore implements AsyncDisposable {
     this.#checkOpen("destroy");
     this.#held.length = 0;
     this.#stopRenewing();
-    await this.#connection.call((client) => client.del(this.#meta, this.#holders, this.#free));
+    await this.#connection.call("del", [this.#meta, this.#holders, this.#free]);
   }
 
   /**
