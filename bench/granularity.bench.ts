@@ -3,11 +3,12 @@
  *
  * Shared table: 4 workers each apply `batch` increments to random buckets
  * (a fixed xorshift sequence per worker, so the exact final table is known
- * and checked) of a 64-bucket `Int32Array` table:
+ * and checked) of a 64-bucket `Int32Array` table, one bucket per cache line:
  * - one coarse lock around each worker's whole batch (baseline),
  * - one lock taken around every single operation,
  * - striped locks (one `Mutex` per bucket),
- * - lock-free `Atomics.add`.
+ * - lock-free `Atomics.add`, and the same on a dense table (16 buckets per
+ *   cache line) to show what false sharing adds.
  *
  * Ticket sale: 4 buyers sell a fixed stock of tickets; each purchase needs
  * some private preparation (a few µs of work) and then takes the next ticket.
@@ -30,10 +31,23 @@ const BATCH = QUICK ? 20_000 : 50_000;
 const TICKET_COUNT = QUICK ? 2_000 : 5_000;
 const WORK_ROUNDS = 2_000;
 
-const { GO, READY, DONE, MODE, BATCH: BATCH_CELL, WORKERS, BUCKETS, WORK, TICKETS, REMAINING } =
-  GRAN;
+const {
+  GO,
+  READY,
+  DONE,
+  MODE,
+  BATCH: BATCH_CELL,
+  WORKERS,
+  BUCKETS,
+  WORK,
+  TICKETS,
+  REMAINING,
+  STRIDE,
+} = GRAN;
+/** One bucket per 64-byte cache line, so that only the locking differs between modes. */
+const PADDED = 16;
 const control = new Int32Array(new SharedArrayBuffer(GRAN.SIZE * 4));
-const table = new Int32Array(new SharedArrayBuffer(BUCKET_COUNT * 4));
+const table = new Int32Array(new SharedArrayBuffer(BUCKET_COUNT * PADDED * 4));
 const owners = new Int32Array(new SharedArrayBuffer(TICKET_COUNT * 4));
 const coarse = new Mutex();
 const stripes = Array.from({ length: BUCKET_COUNT }, () => new Mutex());
@@ -74,8 +88,9 @@ globalThis.addEventListener("unload", () => {
   for (const worker of workers) worker.terminate();
 });
 
-function runIteration(mode: number): void {
+function runIteration(mode: number, stride = PADDED): void {
   table.fill(0);
+  Atomics.store(control, STRIDE, stride);
   owners.fill(0);
   control[REMAINING] = TICKET_COUNT;
   Atomics.store(control, TICKETS, TICKET_COUNT);
@@ -96,10 +111,11 @@ function runIteration(mode: number): void {
   if (coarse.locked()) throw new Error("coarse lock left locked");
 }
 
-function checkTable(): void {
+function checkTable(stride = PADDED): void {
   for (let bucket = 0; bucket < BUCKET_COUNT; bucket++) {
-    if (table[bucket] !== expected[bucket]) {
-      throw new Error(`bucket ${bucket} is ${table[bucket]}, expected ${expected[bucket]}`);
+    const value = table[bucket * stride];
+    if (value !== expected[bucket]) {
+      throw new Error(`bucket ${bucket} is ${value}, expected ${expected[bucket]}`);
     }
   }
 }
@@ -117,13 +133,14 @@ function checkTickets(): Record<string, number> {
 }
 
 const TABLE_QUESTION = `granularity: shared table, ${WORKER_COUNT} workers`;
-const tableModes: [string, number][] = [
-  ["one coarse lock per batch", 1],
-  ["one lock per operation", 2],
-  [`striped locks (${BUCKET_COUNT}, one per bucket)`, 3],
-  ["lock-free Atomics.add", 4],
+const tableModes: [string, number, number][] = [
+  ["one coarse lock per batch", 1, PADDED],
+  ["one lock per operation", 2, PADDED],
+  [`striped locks (${BUCKET_COUNT}, one per bucket)`, 3, PADDED],
+  ["lock-free Atomics.add", 4, PADDED],
+  ["lock-free Atomics.add, dense table (false sharing)", 4, 1],
 ];
-for (const [name, mode] of tableModes) {
+for (const [name, mode, stride] of tableModes) {
   bench({
     question: TABLE_QUESTION,
     name,
@@ -133,8 +150,8 @@ for (const [name, mode] of tableModes) {
     opsPerIter: WORKER_COUNT * BATCH,
     baseline: mode === 1,
     fn(): void {
-      runIteration(mode);
-      checkTable();
+      runIteration(mode, stride);
+      checkTable(stride);
     },
   });
 }

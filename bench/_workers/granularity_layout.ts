@@ -25,6 +25,8 @@ export const GRAN = {
   WORK: 7,
   /** Tickets on sale per iteration. */
   TICKETS: 8,
+  /** Cells between buckets of the table: 16 (one 64-byte cache line each) or 1 (dense). */
+  STRIDE: 9,
   /** Tickets left (guarded by the coarse lock; own cache line). */
   REMAINING: 16,
   /** Cells in the block. */

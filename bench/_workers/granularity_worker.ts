@@ -3,7 +3,7 @@
  * Worker side of `bench/granularity.bench.ts`.
  *
  * Table modes: each worker applies `batch` increments to buckets of a shared
- * table chosen by its own deterministic xorshift sequence (so the main thread
+ * table (bucket b at cell b × stride) chosen by its own deterministic xorshift sequence (so the main thread
  * knows the exact expected table):
  * 1 one coarse lock around the whole batch; 2 that lock around every
  * operation; 3 one lock per bucket (striped); 4 `Atomics.add` (lock-free).
@@ -19,7 +19,7 @@ import { Mutex, type MutexHandle } from "../../primitives/mutex.ts";
 import { xorshift } from "../_harness.ts";
 import { GRAN } from "./granularity_layout.ts";
 
-const { GO, READY, DONE, MODE, BATCH, WORKERS, BUCKETS, WORK, REMAINING, TICKETS } = GRAN;
+const { GO, READY, DONE, MODE, BATCH, WORKERS, BUCKETS, WORK, REMAINING, TICKETS, STRIDE } = GRAN;
 
 interface Setup {
   id: number;
@@ -54,18 +54,19 @@ self.onmessage = (event: MessageEvent) => {
     const workers = Atomics.load(control, WORKERS);
     const buckets = Atomics.load(control, BUCKETS);
     const work = Atomics.load(control, WORK);
+    const stride = Atomics.load(control, STRIDE);
     const random = xorshift(id + 1);
     Atomics.add(control, READY, 1);
     while (Atomics.load(control, READY) < workers) { /* spin barrier */ }
     if (mode === 1) {
       coarse.lock();
-      for (let i = 0; i < batch; i++) table[random() % buckets]++;
+      for (let i = 0; i < batch; i++) table[(random() % buckets) * stride]++;
       coarse.unlock();
     } else if (mode === 2) {
       for (let i = 0; i < batch; i++) {
         const bucket = random() % buckets;
         coarse.lock();
-        table[bucket]++;
+        table[bucket * stride]++;
         coarse.unlock();
       }
     } else if (mode === 3) {
@@ -73,11 +74,11 @@ self.onmessage = (event: MessageEvent) => {
         const bucket = random() % buckets;
         const stripe = stripes[bucket];
         stripe.lock();
-        table[bucket]++;
+        table[bucket * stride]++;
         stripe.unlock();
       }
     } else if (mode === 4) {
-      for (let i = 0; i < batch; i++) Atomics.add(table, random() % buckets, 1);
+      for (let i = 0; i < batch; i++) Atomics.add(table, (random() % buckets) * stride, 1);
     } else {
       // Ticket sale: buy until sold out. The ticket number is TICKETS - remaining.
       const tickets = Atomics.load(control, TICKETS);
