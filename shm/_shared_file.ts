@@ -13,10 +13,12 @@
  * | 16..19    | region length (the primitive's byte length)                    |
  * | 20..23    | file mode: default lease of the file lock, in µs (0: none)      |
  * | 24..27    | file mode: length of the committed journal (0: none)           |
+ * | 28..31    | length of the descriptor (the object's handle as JSON; 0: none) |
  * | 32..127   | waiter counts, {@linkcode WAIT_SLOTS} cells (cell c → slot c % 24) |
  * | 128..223  | notify sequence numbers (file mode), one per slot              |
  * | 256..     | the region: the primitive's own memory (its header first)      |
  * | after it  | file mode only: the journal ({@linkcode journalCapacity} bytes) |
+ * | then      | the descriptor, written once before the file gets its name     |
  *
  * The mode is fixed at creation: the two backends do not exclude each other
  * (one uses flock, the other CPU atomics), so a file is only ever used
@@ -40,6 +42,8 @@ export const FILE_VERSION = 1;
 export const REGION_OFFSET = 256;
 /** File mode: the cell holding the committed journal's length (0: none). */
 export const JOURNAL_CELL = 6;
+/** The cell holding the descriptor's length (0: none). */
+export const DESCRIPTOR_CELL = 7;
 /** First cell of the waiter counts. */
 export const WAITERS_CELL = 8;
 /** First cell of the notify sequences. */
@@ -62,6 +66,28 @@ export interface SharedFileInfo {
   readonly regionLength: number;
   /** File mode: the lease every process uses by default (ms, 0: none). */
   readonly leaseMs: number;
+  /** The descriptor (the object's handle as JSON), if one was written. */
+  readonly descriptor?: string;
+}
+
+/** A symbol-keyed method of the process memories: changes the path their handles name. */
+export const RELABEL: unique symbol = Symbol("relabel");
+
+/**
+ * Appends the descriptor (the object's full handle, as JSON) to a file that
+ * has no name yet, and records its length in the header.
+ */
+export function writeDescriptor(path: string, info: SharedFileInfo, json: string): void {
+  const bytes = new TextEncoder().encode(json);
+  const at = fileSize(info.regionLength, info.mode);
+  const file = Deno.openSync(path, { read: true, write: true });
+  try {
+    file.truncateSync(at + bytes.length);
+    writeAt(file, bytes, at);
+    writeAt(file, new Uint8Array(new Int32Array([bytes.length]).buffer), DESCRIPTOR_CELL * 4);
+  } finally {
+    file.close();
+  }
 }
 
 /**
@@ -148,26 +174,39 @@ function writeAt(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
  */
 export function readSharedFile(path: string): SharedFileInfo {
   const file = Deno.openSync(path, { read: true });
-  let size: number;
-  const header = new Int32Array(6);
   try {
-    size = file.statSync().size;
-    if (size >= 24) {
-      const bytes = new Uint8Array(header.buffer);
-      let done = 0;
-      while (done < 24) {
-        const n = file.readSync(bytes.subarray(done));
-        if (n === null) break;
-        done += n;
-      }
+    const size = file.statSync().size;
+    const header = new Int32Array(8);
+    if (size >= 32) readFull(file, new Uint8Array(header.buffer), 0);
+    const info = checkSharedHeader(path, header, size);
+    const length = header[DESCRIPTOR_CELL];
+    if (length === 0) return info;
+    const at = fileSize(info.regionLength, info.mode);
+    if (length < 0 || at + length > size) {
+      throw new LayoutError(
+        "bad-parameters",
+        `Cannot open ${path}: its descriptor (${length} bytes at ${at}) does not fit the file`,
+      );
     }
+    const bytes = new Uint8Array(length);
+    readFull(file, bytes, at);
+    return { ...info, descriptor: new TextDecoder().decode(bytes) };
   } finally {
     file.close();
   }
-  return checkSharedHeader(path, header, size);
 }
 
-/** Validates a backend header already read (`header` holds cells 0..5). */
+function readFull(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
+  file.seekSync(position, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < bytes.length) {
+    const n = file.readSync(bytes.subarray(done));
+    if (n === null) break;
+    done += n;
+  }
+}
+
+/** Validates a backend header already read (`header` holds cells 0..7). */
 export function checkSharedHeader(
   path: string,
   header: Int32Array,

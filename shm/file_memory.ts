@@ -59,6 +59,7 @@ import {
   JOURNAL_CELL,
   readSharedFile,
   REGION_OFFSET,
+  RELABEL,
   SEQUENCE_CELL,
   WAIT_SLOTS,
   WAITERS_CELL,
@@ -399,13 +400,12 @@ export class FileMemory implements Memory, Batching {
   readonly backend: string = "file";
   /** Size of the region in bytes. */
   readonly byteLength: number;
-  /** The file that holds the region. */
-  readonly path: string;
+  #path: string;
   #state: FileState | undefined;
   readonly #cellCount: number;
 
   private constructor(path: string, state: FileState, regionLength: number) {
-    this.path = path;
+    this.#path = path;
     this.#state = state;
     this.byteLength = regionLength;
     this.#cellCount = regionLength / 4;
@@ -472,6 +472,25 @@ export class FileMemory implements Memory, Batching {
       byteOffset: REGION_OFFSET,
       byteLength: this.byteLength,
     };
+  }
+
+  /** The file that holds the region (as handles name it). */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** @internal Names another path in handles (a file created under a temporary name). */
+  [RELABEL](path: string): void {
+    this.#path = path;
+  }
+
+  /**
+   * Sets this thread's lease on the file (see {@linkcode FileMemoryOptions.leaseMs}).
+   *
+   * @param leaseMs Milliseconds (0: release the lock at the end of every batch).
+   */
+  setLease(leaseMs: number): void {
+    this.#open().leaseMs = Math.max(0, leaseMs);
   }
 
   /** Whether {@linkcode FileMemory.close} was called. */

@@ -41,6 +41,7 @@ import {
   fileSize,
   readSharedFile,
   REGION_OFFSET,
+  RELABEL,
   WAIT_SLOTS,
   WAITERS_CELL,
 } from "./_shared_file.ts";
@@ -75,8 +76,7 @@ export class MmapMemory implements Memory {
   readonly backend: string = "mmap";
   /** Size of the region in bytes. */
   readonly byteLength: number;
-  /** The file that holds the region. */
-  readonly path: string;
+  #path: string;
   #shared: SharedMapping | undefined;
   #cells: Int32Array;
   #bytes: Uint8Array;
@@ -84,7 +84,7 @@ export class MmapMemory implements Memory {
   readonly #address: number;
 
   private constructor(path: string, shared: SharedMapping, regionLength: number) {
-    this.path = path;
+    this.#path = path;
     this.#shared = shared;
     this.byteLength = regionLength;
     const buffer = shared.mapping.buffer;
@@ -159,6 +159,16 @@ export class MmapMemory implements Memory {
       byteOffset: REGION_OFFSET,
       byteLength: this.byteLength,
     };
+  }
+
+  /** The file that holds the region (as handles name it). */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** @internal Names another path in handles (a file created under a temporary name). */
+  [RELABEL](path: string): void {
+    this.#path = path;
   }
 
   /** Whether {@linkcode MmapMemory.close} was called. */

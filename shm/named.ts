@@ -50,6 +50,8 @@ import {
   defaultSharedDir,
   type FileMode,
   readSharedFile,
+  RELABEL,
+  writeDescriptor,
 } from "./_shared_file.ts";
 
 export { defaultSharedDir };
@@ -89,7 +91,7 @@ export interface SharedKind<T> {
   /** The class name, which is the primitive's kind (`"Mutex"`, `"Queue"`...). */
   readonly name: string;
   /** Revives an object from its handle (checks kind, version and parameters). */
-  from(handle: PrimitiveHandle<never>): T;
+  from(handle: never): T;
 }
 
 /** Where a named object lives and which memory it uses. */
@@ -104,7 +106,7 @@ const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 const PREFIX = "concur-";
 
 /** Memories of the objects this module opened, for close and info. */
-const memories = new WeakMap<object, Memory & { close(): void; path: string }>();
+const memories = new WeakMap<object, OpenMemory[]>();
 
 /**
  * The file a name stands for. An absolute path is taken as it is.
@@ -215,7 +217,21 @@ export function openShared<T extends object>(
   );
 }
 
-/** Creates the object under a private name and links it into place; undefined if the name exists. */
+type OpenMemory = Memory & {
+  close(): void;
+  readonly path: string;
+  [RELABEL](path: string): void;
+};
+
+/**
+ * Creates the object in private temporary files (one per memory it
+ * allocates: a `Condition` or a locked `SharedValue` allocates its lock too),
+ * names each file for good (`<path>` for the object's own memory,
+ * `<path>.part<k>` for the others), writes the object's full handle into
+ * the main file as its descriptor, and links the files into place, the main
+ * one last (its name appearing is what publishes the object). Returns
+ * undefined if the name exists (someone else created it first).
+ */
 function tryCreate<T extends object>(
   Kind: SharedKind<T>,
   path: string,
@@ -224,42 +240,59 @@ function tryCreate<T extends object>(
 ): T | undefined {
   if (exists(path)) return undefined;
   const backend = resolveBackend(options?.backend);
-  const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  let memory: (Memory & { close(): void; path: string }) | undefined;
+  const tag = crypto.randomUUID().slice(0, 8);
+  const parts: { temporary: string; memory: OpenMemory; final?: string }[] = [];
   const allocate: MemoryAllocator = (byteLength) => {
-    if (memory !== undefined) throw new Error("A shared object allocates its memory once");
+    const temporary = `${path}.${tag}.${parts.length}.tmp`;
     createSharedFile(temporary, (byteLength + 3) & ~3, backend, options?.leaseMs ?? 0);
-    memory = backend === "mmap"
-      ? MmapMemory.open(temporary, path)
-      : FileMemory.open(temporary, {}, path);
+    const memory = backend === "mmap" ? MmapMemory.open(temporary) : FileMemory.open(temporary);
+    parts.push({ temporary, memory });
     return memory;
   };
+  const linked: string[] = [];
   try {
     const object = make(allocate);
-    if (memory === undefined) {
+    const own = (object as { handle?: PrimitiveHandle }).handle?.memory?.path;
+    const main = parts.find((part) => part.memory.path === own);
+    if (main === undefined) {
       throw new TypeError(
         `Cannot create shared ${Kind.name}: the constructor ignored its allocator`,
       );
     }
-    try {
-      Deno.linkSync(temporary, path);
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) {
-        memory.close();
-        return undefined;
-      }
-      throw error;
+    let k = 1;
+    for (const part of parts) {
+      part.final = part === main ? path : `${path}.part${k++}`;
+      part.memory[RELABEL](part.final);
     }
-    memories.set(object, memory);
+    const handle = (object as { handle: PrimitiveHandle }).handle;
+    const descriptor = JSON.stringify(rebasePaths(handle, (p) => p.slice(path.length)));
+    writeDescriptor(main.temporary, readSharedFile(main.temporary), descriptor);
+    for (const part of [...parts.filter((p) => p !== main), main]) {
+      try {
+        Deno.linkSync(part.temporary, part.final!);
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) {
+          for (const done of linked) Deno.removeSync(done);
+          for (const each of parts) each.memory.close();
+          return undefined;
+        }
+        throw error;
+      }
+      linked.push(part.final!);
+    }
+    memories.set(object, parts.map((part) => part.memory));
     return object;
   } catch (error) {
-    memory?.close();
+    for (const done of linked) Deno.removeSync(done);
+    for (const part of parts) part.memory.close();
     throw error;
   } finally {
-    try {
-      Deno.removeSync(temporary);
-    } catch {
-      // never created
+    for (const part of parts) {
+      try {
+        Deno.removeSync(part.temporary);
+      } catch {
+        // already gone
+      }
     }
   }
 }
@@ -294,66 +327,79 @@ function attach<T extends object>(
       `Cannot open shared ${Kind.name} "${path}": it was created memory-mapped, which needs Linux and --allow-ffi`,
     );
   }
-  const memory = info.mode === "mmap"
-    ? MmapMemory.open(path)
-    : FileMemory.open(path, options?.leaseMs === undefined ? {} : { leaseMs: options.leaseMs });
+  let handle: PrimitiveHandle;
   try {
-    if (make !== undefined) checkSameCreation(Kind, path, memory, make);
-    const object = reviveOn(Kind, memory);
-    memories.set(object, memory);
+    handle = info.descriptor === undefined
+      ? {
+        kind: Kind.name,
+        memory: { backend: info.mode, path, byteOffset: 256, byteLength: info.regionLength },
+      }
+      : rebasePaths(JSON.parse(info.descriptor), (p) => path + p);
+  } catch {
+    throw new LayoutError(
+      "bad-parameters",
+      `Cannot open ${path}: its descriptor is not valid JSON`,
+    );
+  }
+  if (handle?.kind !== Kind.name) {
+    throw new LayoutError(
+      "wrong-kind",
+      `Cannot open shared ${Kind.name} "${path}": it holds a ${String(handle?.kind)}`,
+    );
+  }
+  const opened: OpenMemory[] = [];
+  capture = { opened, leaseMs: options?.leaseMs };
+  try {
+    const object = Kind.from(handle as never);
+    capture = undefined;
+    const own = opened.find((memory) => memory.path === path);
+    if (make !== undefined && own !== undefined) checkSameCreation(Kind, path, own, make);
+    memories.set(object, opened);
     return object;
   } catch (error) {
-    memory.close();
+    for (const memory of opened) memory.close();
     throw error;
-  }
-}
-
-/**
- * Revives `Kind` on an already opened memory: `Kind.from` attaches through
- * the backend registry, which this hands the open memory to, so the object
- * uses exactly the memory that will be closed with it.
- */
-function reviveOn<T>(Kind: SharedKind<T>, memory: Memory & { path: string }): T {
-  const handle = { kind: Kind.name, memory: memory.handle() } as PrimitiveHandle<never>;
-  handOver = memory;
-  try {
-    return Kind.from(handle);
   } finally {
-    handOver = undefined;
+    capture = undefined;
   }
 }
 
-let handOver: Memory | undefined;
-for (
-  const [backend, open] of [
-    ["mmap", (h: Parameters<typeof MmapMemory.from>[0]) => MmapMemory.from(h)],
-    ["file", (h: Parameters<typeof FileMemory.from>[0]) => FileMemory.from(h)],
-  ] as const
-) {
-  registerMemoryBackend(backend, (handle) => {
-    const given = handOver;
-    if (given !== undefined && given.backend === backend && given.handle().path === handle.path) {
-      handOver = undefined;
-      return given;
-    }
-    return open(handle);
-  });
-}
+/** While `attach` revives an object: where the memories it opens are recorded. */
+let capture: { opened: OpenMemory[]; leaseMs?: number } | undefined;
+registerMemoryBackend("mmap", (handle) => {
+  const memory = MmapMemory.from(handle);
+  capture?.opened.push(memory);
+  return memory;
+});
+registerMemoryBackend("file", (handle) => {
+  const memory = FileMemory.from(handle);
+  if (capture !== undefined) {
+    if (capture.leaseMs !== undefined) memory.setLease(capture.leaseMs);
+    capture.opened.push(memory);
+  }
+  return memory;
+});
 
 /**
  * Compares the stored header with the one `make` would write: same kind,
- * byte length and parameters (the header cells 1..7), on a scratch memory.
+ * byte length and parameters (the header cells 1..7), on scratch memory.
  */
-function checkSameCreation<T>(
+function checkSameCreation<T extends object>(
   Kind: SharedKind<T>,
   path: string,
   memory: Memory,
   make: (allocate: MemoryAllocator) => T,
 ): void {
-  let scratch: Memory | undefined;
-  make((byteLength) => (scratch = new SabMemory(byteLength)));
+  const scratches: SabMemory[] = [];
+  const object = make((byteLength) => {
+    const scratch = new SabMemory(byteLength);
+    scratches.push(scratch);
+    return scratch;
+  });
+  const buffer = (object as { handle?: PrimitiveHandle }).handle?.memory?.buffer;
+  const scratch = scratches.find((m) => m.handle().buffer === buffer);
   if (scratch === undefined) return;
-  // Another kind or version, or no header at all: from() reports it precisely.
+  // Another kind or version, or no header at all: from() reported it already.
   for (let cell = 0; cell < 3; cell++) {
     if (memory.load(cell) !== scratch.load(cell)) return;
   }
@@ -410,11 +456,12 @@ function exists(path: string): boolean {
  * ```
  */
 export function sharedInfo(object: object): SharedInfo {
-  const memory = memories.get(object);
+  const memory = memories.get(object)?.[0];
   if (memory === undefined) {
     throw new TypeError("Not a named shared object (open it with openShared)");
   }
-  return { path: memory.path, backend: memory.backend as FileMode };
+  const own = (object as { handle?: PrimitiveHandle }).handle?.memory?.path ?? memory.path;
+  return { path: own, backend: memory.backend as FileMode };
 }
 
 /**
@@ -432,7 +479,7 @@ export function sharedInfo(object: object): SharedInfo {
  * ```
  */
 export function closeShared(object: object): void {
-  memories.get(object)?.close();
+  for (const memory of memories.get(object) ?? []) memory.close();
 }
 
 /**
@@ -452,6 +499,23 @@ export function closeShared(object: object): void {
  */
 export function unlinkShared(name: string, options?: { dir?: string }): boolean {
   const path = sharedPath(name, options?.dir);
+  let parts: string[] = [];
+  try {
+    const descriptor = readSharedFile(path).descriptor;
+    if (descriptor !== undefined) {
+      const handle = rebasePaths(JSON.parse(descriptor), (p: string) => path + p);
+      parts = memoryPaths(handle).filter((p) => p !== path);
+    }
+  } catch {
+    // not one of ours, or already gone: remove just the name
+  }
+  for (const part of parts) {
+    try {
+      Deno.removeSync(part);
+    } catch {
+      // already removed
+    }
+  }
   try {
     Deno.removeSync(path);
     return true;
@@ -459,4 +523,31 @@ export function unlinkShared(name: string, options?: { dir?: string }): boolean 
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
   }
+}
+
+/**
+ * A copy of a handle with every memory path mapped by `map`. Descriptors
+ * store paths relative to the main file (`""`, `".part1"`...), so an object
+ * keeps working when its files are renamed together.
+ */
+function rebasePaths<H>(value: H, map: (path: string) => string): H {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((item) => rebasePaths(item, map)) as H;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const memory = item as { backend?: unknown; path?: unknown };
+    out[key] = key === "memory" && memory && typeof memory.path === "string"
+      ? { ...memory, path: map(memory.path) }
+      : rebasePaths(item, map);
+  }
+  return out as H;
+}
+
+/** Every memory path in a handle (at any depth). */
+function memoryPaths(value: unknown, out: string[] = []): string[] {
+  if (value === null || typeof value !== "object") return out;
+  const memory = (value as { memory?: { path?: unknown } }).memory;
+  if (memory && typeof memory.path === "string") out.push(memory.path);
+  for (const item of Object.values(value)) memoryPaths(item, out);
+  return out;
 }

@@ -4,7 +4,9 @@
  * a child with fewer permissions), unlink.
  */
 import assert from "node:assert/strict";
+import { Condition } from "../primitives/condition.ts";
 import { Mutex } from "../primitives/mutex.ts";
+import { SharedValue } from "../primitives/shared_value.ts";
 import { Semaphore } from "../primitives/semaphore.ts";
 import { LayoutError } from "../primitives/errors.ts";
 import type { MemoryAllocator } from "../primitives/_header.ts";
@@ -132,7 +134,7 @@ Deno.test("foreign and truncated files are a LayoutError", () => {
     const mutex = openShared(Mutex, name);
     closeShared(mutex);
     const bytes = Deno.readFileSync(sharedPath(name));
-    bytes.fill(0, 256);
+    bytes.fill(0, 256, 256 + mutex.handle.memory.byteLength); // the region only
     Deno.writeFileSync(path, bytes);
     unlinkShared(name);
     layoutProblem(() => openShared(Mutex, path), "bad-magic");
@@ -217,3 +219,42 @@ Deno.test({
     }
   },
 });
+
+for (const backend of BACKENDS) {
+  Deno.test(`composite objects (a Condition and its lock, a locked SharedValue) by name (${backend})`, () => {
+    const names = [uniqueName("condition"), uniqueName("locked-value")];
+    const condition = openShared(Condition, names[0], { backend });
+    const value = openShared(
+      SharedValue,
+      names[1],
+      { backend },
+      (allocate) => new SharedValue("float64", 1.5, { allocate }),
+    );
+    try {
+      // Each memory got its own file: the object's own under the name, its lock beside it.
+      const path = sharedPath(names[0]);
+      assert.ok(Deno.statSync(`${path}.part1`).isFile);
+      assert.equal(condition.handle.memory.path, path);
+      const again = openShared(Condition, names[0], { create: "never" });
+      const valueAgain = openShared(SharedValue, names[1], { create: "never" });
+      // The attached condition uses the same lock.
+      assert.ok(condition.lock({ timeout: 0 }));
+      assert.equal(again.lock({ timeout: 0 }), false);
+      condition.unlock();
+      assert.ok(again.lock({ timeout: 0 }));
+      again.unlock();
+      valueAgain.store(2.25);
+      assert.equal(value.load(), 2.25);
+      assert.ok(valueAgain.getLock() !== undefined);
+      closeShared(again);
+      closeShared(valueAgain);
+      // unlink removes the parts too.
+      assert.equal(unlinkShared(names[0]), true);
+      assert.throws(() => Deno.statSync(`${path}.part1`), Deno.errors.NotFound);
+    } finally {
+      closeShared(condition);
+      closeShared(value);
+      for (const name of names) unlinkShared(name);
+    }
+  });
+}
