@@ -73,10 +73,14 @@ function cells(row: Row): string[] {
 
 function caption(question: string, rows: Row[]): string {
   const better = rows[0].metric === "rate" ? "higher is better" : "lower is better";
-  return `median of ${
-    rows[0].samples || "?"
-  } samples per row (${better}); "vs baseline" is speed ` +
-    `relative to ${baselineRule(question)} on the same workload (> 1× = faster)`;
+  const used = [...new Set(rows.filter((row) => row.isBaseline).map((row) => row.name))];
+  const stated = baselineRule(question);
+  const baseline = used.length === 0 || used.every((name) => name.includes(stated))
+    ? stated
+    : `${used.join(" / ")} (${stated} was not measured)`;
+  const samples = rows[0].samples || "?";
+  return `median of ${samples} samples per row (${better}); "vs baseline" is speed ` +
+    `relative to ${baseline} on the same workload (> 1× = faster)`;
 }
 
 /** Aligned plain-text tables for the terminal. */
