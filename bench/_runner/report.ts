@@ -77,6 +77,8 @@ function caption(question: string, rows: Row[]): string {
   const stated = baselineRule(question);
   const baseline = used.length === 0 || used.every((name) => name.includes(stated))
     ? stated
+    : stated.startsWith("the row")
+    ? used.join(" / ")
     : `${used.join(" / ")} (${stated} was not measured)`;
   const samples = rows[0].samples || "?";
   return `median of ${samples} samples per row (${better}); "vs baseline" is speed ` +
