@@ -59,6 +59,7 @@
 
 import type { Memory } from "../shm/memory.ts";
 import { Deadline } from "../shm/timeout.ts";
+import { allocateBytes } from "./_byte_pool.ts";
 import { MessageCorruptError } from "./errors.ts";
 
 /** Cells before the data area. */
@@ -435,7 +436,7 @@ export class SpscRing {
       if (cells > used || cells > this.capacity) {
         this.#corrupt(`a frame of ${length} bytes exceeds the ${used} cells published`);
       }
-      const out = new Uint8Array(length);
+      const out = allocateBytes(length);
       this.#readPayload(head + 1, out);
       this.#release((head + cells) | 0);
       if (kind === KIND_BYTES) {
@@ -472,7 +473,7 @@ export class SpscRing {
         if (head !== start) break; // deliver what is good first
         this.#corrupt(`a frame of ${header} bytes exceeds the ${used} cells published`);
       }
-      const bytes = new Uint8Array(header);
+      const bytes = allocateBytes(header);
       this.#readPayload(head + 1, bytes);
       out.push(bytes);
       head = (head + cells) | 0;

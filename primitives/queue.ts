@@ -79,6 +79,7 @@ import {
   type PrimitiveHandle,
   readParam,
 } from "./_header.ts";
+import { allocateBytes } from "./_byte_pool.ts";
 import { currentOwnerId } from "./_owner.ts";
 import { ceilPow2 } from "./_spsc_ring.ts";
 import {
@@ -491,7 +492,7 @@ export class Queue<T = unknown> {
           return f64[0] as T;
         }
         if (this.#codecId === CODEC_BYTES) {
-          const out = new Uint8Array(length);
+          const out = allocateBytes(length);
           m.readBytes(payload, out);
           return out as T;
         }

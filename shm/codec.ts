@@ -109,7 +109,10 @@ class BytesCodec implements Codec<Uint8Array> {
   }
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Strict decoder: only used to confirm that a suspicious message is malformed (it is slow). */
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Lenient decoder: fast; malformed input shows up as U+FFFD, which is then checked strictly. */
+const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** UTF-8 encodes `text` into a scratch buffer; returns the used part. */
@@ -124,20 +127,36 @@ function encodeUtf8(text: string, scratch: Scratch): Uint8Array {
   return target.subarray(0, result.written);
 }
 
-function decodeUtf8(bytes: Uint8Array, codec: string): string {
-  try {
-    return decoder.decode(bytes);
-  } catch (cause) {
-    throw new MessageCorruptError(
-      `Cannot decode message: ${bytes.length} bytes are not valid UTF-8 (codec "${codec}")`,
-      { cause },
-    );
+/**
+ * Decodes UTF-8 strictly (malformed input throws MessageCorruptError). Bytes
+ * in shared memory are first copied to a scratch buffer: decoding a view of
+ * a SharedArrayBuffer directly is several times slower.
+ */
+function decodeUtf8(bytes: Uint8Array, codec: string, scratch: Scratch): string {
+  let local = bytes;
+  if (bytes.buffer instanceof SharedArrayBuffer) {
+    const copy = scratch.get(bytes.length);
+    copy.set(bytes);
+    local = copy.subarray(0, bytes.length);
   }
+  const text = lenientDecoder.decode(local);
+  if (text.includes("\uFFFD")) {
+    try {
+      strictDecoder.decode(local); // U+FFFD may be genuine; the strict decoder tells
+    } catch (cause) {
+      throw new MessageCorruptError(
+        `Cannot decode message: ${bytes.length} bytes are not valid UTF-8 (codec "${codec}")`,
+        { cause },
+      );
+    }
+  }
+  return text;
 }
 
 class StringCodec implements Codec<string> {
   readonly name = "string";
   readonly #scratch = new Scratch();
+  readonly #decodeScratch = new Scratch();
   encode(value: string): Uint8Array {
     if (typeof value !== "string") {
       throw new TypeError(
@@ -147,13 +166,14 @@ class StringCodec implements Codec<string> {
     return encodeUtf8(value, this.#scratch);
   }
   decode(bytes: Uint8Array): string {
-    return decodeUtf8(bytes, this.name);
+    return decodeUtf8(bytes, this.name, this.#decodeScratch);
   }
 }
 
 class JsonCodec implements Codec<unknown> {
   readonly name = "json";
   readonly #scratch = new Scratch();
+  readonly #decodeScratch = new Scratch();
   encode(value: unknown): Uint8Array {
     const text = JSON.stringify(value);
     if (text === undefined) {
@@ -164,7 +184,7 @@ class JsonCodec implements Codec<unknown> {
     return encodeUtf8(text, this.#scratch);
   }
   decode(bytes: Uint8Array): unknown {
-    const text = decodeUtf8(bytes, this.name);
+    const text = decodeUtf8(bytes, this.name, this.#decodeScratch);
     try {
       return JSON.parse(text);
     } catch (cause) {

@@ -1,0 +1,174 @@
+/**
+ * Queues (issue 3): `RingBuffer` and `Queue` between two workers, carrying
+ * the same messages as the message-passing baselines (`ipc/_messages.ts`:
+ * `int4`, `b64`, `json`), every message checked on arrival.
+ *
+ * - `threads: throughput`: one worker produces, the other consumes. The
+ *   baselines (`postMessage`, `MessageChannel` worker→worker) are in
+ *   `bench/ipc/threads.bench.ts`; `bench/run.ts` puts both files in one
+ *   table with the ratios. Bar: RingBuffer ≥ 10× and Queue ≥ 5×
+ *   postMessage for small messages; JSON ≥ 2×.
+ * - `threads: round trip`: ping-pong over two rings / two queues, both
+ *   workers active (each spins briefly before it sleeps). Bar: Queue ≤ 1/20
+ *   of the postMessage round trip.
+ * - `threads: ringbuf.js workload`: single Int32 elements and batches of 64,
+ *   the workload of `bench/peers/ringbuf.bench.ts` (ringbuf.js 0.4.0 from
+ *   npm, the baseline there). Bar: RingBuffer at least as fast. Same storage
+ *   (16 KiB); our blocking push/pop (spin, then futex sleep) against its
+ *   busy polling.
+ *
+ * Each iteration starts both workers from a go-signal in shared memory (no
+ * postMessage inside the timed part) and fails if any message is wrong.
+ * Iterations move more messages than the baselines' (the rows are compared
+ * as rates, so batch sizes may differ) so that the go/done signalling stays
+ * small beside the work.
+ *
+ * Run: `deno bench -A bench/queues.bench.ts` (or through `bench/run.ts`,
+ * with `bench/ipc/threads.bench.ts` and `bench/peers/ringbuf.bench.ts` for the
+ * baselines).
+ *
+ * @module
+ */
+
+import { Queue } from "../primitives/queue.ts";
+import { RingBuffer } from "../primitives/ring_buffer.ts";
+import { bench, QUICK } from "./_harness.ts";
+import { type CaseName, CASES, QB } from "./_workers/queues_layout.ts";
+
+const scale = QUICK ? 0.25 : 1;
+const control = new Int32Array(new SharedArrayBuffer(QB.SIZE * 4));
+const rings = {
+  int: new RingBuffer(64 * 1024),
+  bytes: new RingBuffer(64 * 1024),
+  ping: new RingBuffer(64),
+  pong: new RingBuffer(64),
+  elements: new RingBuffer(16 * 1024),
+};
+const queues = {
+  int: new Queue<number>(1024, { codec: "number" }),
+  bytes: new Queue<Uint8Array>(1024, { codec: "bytes", maxMessageBytes: 64 }),
+  json: new Queue(1024, { codec: "json", maxMessageBytes: 64 }),
+  ping: new Queue<number>(1, { codec: "number" }),
+  pong: new Queue<number>(1, { codec: "number" }),
+};
+
+const workers: Worker[] = [];
+for (const role of ["b", "a"] as const) {
+  const worker = new Worker(new URL("./_workers/queues_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  workers.push(worker);
+  await new Promise<void>((resolve, reject) => {
+    worker.onmessage = () => resolve();
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`queues bench worker failed: ${event.message}`));
+    };
+    worker.postMessage({
+      role,
+      control,
+      rings: Object.fromEntries(Object.entries(rings).map(([k, r]) => [k, r.handle])),
+      queues: Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, q.handle])),
+    });
+  });
+}
+
+globalThis.addEventListener("unload", () => {
+  Atomics.store(control, QB.GO, -1);
+  Atomics.notify(control, QB.GO);
+  for (const worker of workers) worker.terminate();
+});
+
+/** Runs one iteration of `name` moving `count` messages; throws if any was wrong. */
+async function transfer(name: CaseName, count: number): Promise<void> {
+  Atomics.store(control, QB.CASE, CASES.indexOf(name));
+  Atomics.store(control, QB.COUNT, count);
+  Atomics.store(control, QB.ERROR, 0);
+  Atomics.store(control, QB.DONE, 0);
+  Atomics.add(control, QB.GO, 1);
+  Atomics.notify(control, QB.GO);
+  for (let done = 0; done < 2; done = Atomics.load(control, QB.DONE)) {
+    const wait = Atomics.waitAsync(control, QB.DONE, done, 120_000);
+    if (wait.async) await wait.value;
+  }
+  const error = Atomics.load(control, QB.ERROR);
+  if (error !== 0) throw new Error(`${name}: message ${error - 1} was wrong (or a side stalled)`);
+}
+
+const THROUGHPUT: [workload: string, ring: CaseName, queue: CaseName, count: number][] = [
+  ["int4", "ring-int4", "queue-int4", 400_000],
+  ["b64", "ring-b64", "queue-b64", 200_000],
+  ["json", "ring-json", "queue-json", 50_000],
+];
+
+for (const [workload, ringCase, queueCase, fullCount] of THROUGHPUT) {
+  const count = Math.round(fullCount * scale);
+  bench({
+    question: "threads: throughput",
+    name: "RingBuffer (worker→worker)",
+    workload,
+    metric: "rate",
+    op: "msg",
+    opsPerIter: count,
+    fn: () => transfer(ringCase, count),
+  });
+  bench({
+    question: "threads: throughput",
+    name: "Queue (worker→worker)",
+    workload,
+    metric: "rate",
+    op: "msg",
+    opsPerIter: count,
+    fn: () => transfer(queueCase, count),
+  });
+  if (workload === "int4") {
+    // The same 4 bytes as a byte message (the rows above use the number paths).
+    for (
+      const [name, which] of [["RingBuffer bytes", "ring-bytes4"], [
+        "Queue bytes",
+        "queue-bytes4",
+      ]] as const
+    ) {
+      bench({
+        question: "threads: throughput",
+        name: `${name} (worker→worker)`,
+        workload,
+        metric: "rate",
+        op: "msg",
+        opsPerIter: count,
+        fn: () => transfer(which, count),
+      });
+    }
+  }
+}
+
+const roundTrips = Math.round(20_000 * scale);
+for (
+  const [name, which] of [["RingBuffer ×2", "ring-pingpong"], [
+    "Queue ×2",
+    "queue-pingpong",
+  ]] as const
+) {
+  bench({
+    question: "threads: round trip",
+    name: `${name} (worker↔worker)`,
+    workload: "int4",
+    metric: "latency",
+    op: "rtt",
+    opsPerIter: roundTrips,
+    fn: () => transfer(which, roundTrips),
+  });
+}
+
+for (const batch of [1, 64]) {
+  const count = (batch === 1 ? 1_000_000 : 8_000_000) / (QUICK ? 2 : 1);
+  bench({
+    question: "threads: ringbuf.js workload",
+    name: "RingBuffer",
+    workload: `int32 batch=${batch}`,
+    metric: "rate",
+    op: "elem",
+    opsPerIter: count,
+    fn: () => transfer(batch === 1 ? "ring-batch1" : "ring-batch64", count),
+  });
+}
