@@ -408,7 +408,8 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#inFlight.stop();
-    for (const connection of [...this.#idle, ...this.#busy]) this.#drop(connection.client);
+    const clients = [...this.#idle, ...this.#busy].map((connection) => connection.client);
+    for (const client of clients) this.#drop(client);
     this.#idle.length = 0;
     try {
       if (this.command.status === "ready") await this.command.quit();
@@ -416,6 +417,9 @@ export class Connection {
       // already gone
     } finally {
       this.#drop(this.command);
+      // Resolve only once every socket is closed (ioredis's disconnect timer
+      // is then cleared), or its timer has fired: nothing is left running.
+      await Promise.all([...clients, this.command].map(ended));
       await this.#settle();
     }
   }
@@ -496,6 +500,20 @@ class InFlight {
 
 /** Replies as strings (ioredis's own command methods ask for the same). */
 const UTF8 = { replyEncoding: "utf8" } as const;
+
+/** Resolves when `client` has ended, or after ioredis's disconnect timer would have fired. */
+function ended(client: Redis): Promise<void> {
+  if (client.status === "end") return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, DISCONNECT_TIMEOUT + 30);
+    function done(): void {
+      clearTimeout(timer);
+      client.off("end", done);
+      resolve();
+    }
+    client.once("end", done);
+  });
+}
 
 const SHAS = new WeakMap<Script, string>();
 
