@@ -163,8 +163,11 @@ async function runPool(namespace: Record<string, unknown>, data: StartData): Pro
     const count = tasks.popMany(max, pool.slot, batch);
     if (count === 0) return; // closed and drained
     left -= count;
+    // Each result goes back as soon as it is ready, and only then is its
+    // claim freed: if this worker dies, only the task it was running fails.
     for (let i = 0; i < count; i++) {
       const task = batch[i];
+      tasks.starting(pool.slot, i);
       let tag: number;
       let payload: Uint8Array;
       try {
@@ -184,7 +187,7 @@ async function runPool(namespace: Record<string, unknown>, data: StartData): Pro
         payload = encoded.bytes;
       }
       results.push(task.id, tag, payload);
-      tasks.release(pool.slot, i);
+      tasks.release(pool.slot, i, i + 1);
     }
   }
 }

@@ -22,15 +22,17 @@
  * | 6 CLOSED    | 1 once closed: consumers drain what is left, then stop           |
  * | 7 SPACE     | bumped after every pop; producers waiting for room sleep on it   |
  * | 8 SPACE_SLEEPERS | producers asleep on SPACE                                   |
- * | CLAIMS + slot × MAX_BATCH + i | ids consumer `slot` popped and has not finished (0: free) |
+ * | CLAIMS + slot × MAX_BATCH + i | ids consumer `slot` popped and whose result is not yet pushed (0: free) |
+ * | PROGRESS + slot | how many of those claims consumer `slot` has started           |
  * | data        | records `[length u32][id u32][tag u32][payload, padded to 4]`  |
  *
  * Invariants: HEAD, TAIL, COUNT and the data are written only under the lock,
  * so a record is popped by exactly one consumer; a consumer writes the ids it
- * popped into its claim cells before it releases the lock, and clears each
- * claim only after the record's result is pushed, in order. So a consumer
- * that dies leaves a trace of every task it took: the first claimed id is
- * the one it was running, the others never started. No lost
+ * popped into its claim cells (and resets its PROGRESS to 0) before it
+ * releases the lock, bumps PROGRESS before it starts each claimed task, and
+ * clears claims only after their results are pushed. So a consumer that dies
+ * leaves a trace of every task it took: claims below PROGRESS ran (their
+ * results are lost), the others never started. No lost
  * wake-up: a consumer increments SLEEPERS, then re-checks COUNT, then sleeps
  * on the SEQ value read before; a producer publishes (COUNT under the lock),
  * bumps SEQ, then reads SLEEPERS. In the sequentially consistent order either
@@ -59,7 +61,8 @@ const CLAIMS = 16;
 export const MAX_CONSUMERS = 256;
 /** Most records a consumer pops at once. */
 export const MAX_BATCH = 32;
-const DATA_OFFSET = (CLAIMS + MAX_CONSUMERS * MAX_BATCH) * 4;
+const PROGRESS = CLAIMS + MAX_CONSUMERS * MAX_BATCH;
+const DATA_OFFSET = (PROGRESS + MAX_CONSUMERS) * 4;
 const RECORD_HEADER = 12;
 /** Reads of COUNT before a consumer goes to sleep. */
 const SPIN_LIMIT = 200;
@@ -230,6 +233,29 @@ export class TaskRing {
     }
   }
 
+  /**
+   * Appends all `records` in order, in as few lock acquisitions as room
+   * allows, blocking the thread while the ring is full (workers only).
+   */
+  pushAll(records: readonly PendingRecord[]): void {
+    const memory = this.#memory;
+    let from = 0;
+    for (;;) {
+      from += this.tryPushMany(records, from);
+      if (from >= records.length) return;
+      const seen = memory.load(SPACE);
+      memory.add(SPACE_SLEEPERS, 1);
+      try {
+        const more = this.tryPushMany(records, from);
+        from += more;
+        if (from >= records.length) return;
+        if (more === 0) memory.wait(SPACE, seen);
+      } finally {
+        memory.add(SPACE_SLEEPERS, -1);
+      }
+    }
+  }
+
   /** Removes the oldest record if there is one; never waits. */
   tryPop(): RingRecord | undefined {
     const out: RingRecord[] = [];
@@ -265,6 +291,7 @@ export class TaskRing {
     if (count > 0) {
       memory.store(HEAD, head);
       memory.add(COUNT, -count);
+      if (slot >= 0) memory.store(PROGRESS + slot, 0);
     }
     releaseLock(memory, LOCK);
     if (count > 0) {
@@ -312,24 +339,35 @@ export class TaskRing {
     }
   }
 
-  /** The ids consumer `slot` claimed and has not finished, in order (the first was running). */
-  claims(slot: number): number[] {
-    const ids: number[] = [];
+  /**
+   * What consumer `slot` holds: the ids it claimed whose results are not
+   * pushed, split into those it started and those it never started.
+   */
+  claims(slot: number): { started: number[]; unstarted: number[] } {
+    const progress = this.#memory.load(PROGRESS + slot);
+    const started: number[] = [];
+    const unstarted: number[] = [];
     for (let i = 0; i < MAX_BATCH; i++) {
       const id = this.#memory.load(CLAIMS + slot * MAX_BATCH + i);
-      if (id !== 0) ids.push(id);
+      if (id !== 0) (i < progress ? started : unstarted).push(id);
     }
-    return ids;
+    return { started, unstarted };
   }
 
-  /** Frees claim `index` of consumer `slot` (its result was pushed). */
-  release(slot: number, index: number): void {
-    this.#memory.store(CLAIMS + slot * MAX_BATCH + index, 0);
+  /** Consumer `slot` is about to start its claim `index`. */
+  starting(slot: number, index: number): void {
+    this.#memory.store(PROGRESS + slot, index + 1);
+  }
+
+  /** Frees claims `[from, to)` of consumer `slot` (their results were pushed). */
+  release(slot: number, from: number, to: number): void {
+    for (let i = from; i < to; i++) this.#memory.store(CLAIMS + slot * MAX_BATCH + i, 0);
   }
 
   /** Frees every claim of consumer `slot`. */
   releaseAll(slot: number): void {
-    for (let i = 0; i < MAX_BATCH; i++) this.#memory.store(CLAIMS + slot * MAX_BATCH + i, 0);
+    this.release(slot, 0, MAX_BATCH);
+    this.#memory.store(PROGRESS + slot, 0);
   }
 
   /** Closes the ring: consumers drain it and then stop. */

@@ -314,15 +314,17 @@ export class Pool implements AsyncDisposable {
     if (this.#workers[slot] !== process) return;
     this.#workers[slot] = undefined;
     this.#drain();
-    // Its first claim was running: that task fails. The others never started: re-queue them.
-    const [running, ...unstarted] = this.#tasks.claims(slot);
+    // Claimed tasks it started lost their results: they fail. The others
+    // never started: they are queued again.
+    const { started, unstarted } = this.#tasks.claims(slot);
     this.#tasks.releaseAll(slot);
-    const entry = running === undefined ? undefined : this.#pending.get(running);
-    if (entry !== undefined) {
-      this.#pending.delete(running);
+    for (const id of started) {
+      const entry = this.#pending.get(id);
+      if (entry === undefined) continue;
+      this.#pending.delete(id);
       entry.reject(
         new WorkerDiedError(
-          `Cannot complete task ${running}: pool worker ${process.name} died while running it (exit code ${process.exitCode})`,
+          `Cannot complete task ${id}: pool worker ${process.name} died while running it (exit code ${process.exitCode})`,
           { cause: process.error },
         ),
       );
