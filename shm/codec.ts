@@ -260,8 +260,11 @@ class NumberCodec implements Codec<number> {
  * ```
  */
 export function createCodec(name: "bytes"): Codec<Uint8Array>;
+/** The UTF-8 string codec. @param name `"string"`. @returns A fresh codec. */
 export function createCodec(name: "string"): Codec<string>;
+/** The float64 number codec. @param name `"number"`. @returns A fresh codec. */
 export function createCodec(name: "number"): Codec<number>;
+/** Any built-in codec. @param name Which codec. @returns A fresh codec. */
 export function createCodec(name: CodecName): Codec<unknown>;
 export function createCodec(name: CodecName): Codec<unknown> {
   switch (name) {
