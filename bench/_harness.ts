@@ -5,10 +5,12 @@
  * `--json` gives per-bench statistics in ns, but it has no median and knows
  * nothing about what one iteration contains (2 workers × 100,000 lock-ops,
  * 20,000 messages...). So each bench registered here also times every
- * iteration itself and, when the bench process ends, writes one line per bench
- * to stderr:
+ * iteration itself and writes report lines to stderr as it goes:
  *
- *     BENCHSTAT {"question":..., "name":..., "opsPerIter":..., "samplesNs":[...], "extras":{...}}
+ *     BENCHRUN {"id":3, "question":..., "name":..., "workload":..., "opsPerIter":..., ...}
+ *     BENCHSAMPLE {"id":3, "ns":1234567, "extras":{"handoffs":12}}
+ *     BENCHERROR {"id":3, "error":"..."}
+ *     BENCHSTAT {"id":3, ..., "samplesNs":[...], "extras":{...}}   (all of it, at exit)
  *
  * `bench/run.ts` reads those lines to compute medians, spreads and ratios;
  * run by hand, `deno bench bench/x.bench.ts` simply prints the usual table.
@@ -59,7 +61,11 @@ export interface BenchSpec {
   samples?: number;
   /** Untimed warm-up iterations (default: 2, quick: 1). */
   warmup?: number;
-  /** One iteration. May return numbers to report beside the time (e.g. `handoffs`). */
+  /**
+   * One iteration. May return numbers to report beside the time (e.g.
+   * `handoffs`), and `timedNs` to report its own time when part of the
+   * iteration is an untimed reference run.
+   */
   fn: () => void | Record<string, number> | Promise<void | Record<string, number>>;
 }
 
@@ -73,6 +79,16 @@ interface Recorded {
 }
 
 const recorded: Recorded[] = [];
+const encoder = new TextEncoder();
+
+/**
+ * Writes one report line to stderr directly: `deno bench --json` swallows
+ * console output made while a bench runs, and streaming each sample as it is
+ * taken keeps what was measured even if the suite is stopped or crashes.
+ */
+function emit(kind: string, payload: unknown): void {
+  Deno.stderr.writeSync(encoder.encode(`${kind} ${JSON.stringify(payload)}\n`));
+}
 
 /**
  * Registers a bench with `Deno.bench` (group = `question/workload`) and
@@ -81,8 +97,10 @@ const recorded: Recorded[] = [];
 export function bench(spec: BenchSpec): void {
   const samples = spec.samples ?? (QUICK ? 3 : 5);
   const warmup = spec.warmup ?? (QUICK ? 1 : 2);
+  const id = recorded.length;
   const record: Recorded = { spec, warmup, calls: 0, samplesNs: [], extras: {} };
   recorded.push(record);
+  const { fn: _fn, ...meta } = spec;
   Deno.bench({
     name: spec.workload === "-" ? spec.name : `${spec.name} [${spec.workload}]`,
     group: spec.workload === "-" ? spec.question : `${spec.question} [${spec.workload}]`,
@@ -90,22 +108,24 @@ export function bench(spec: BenchSpec): void {
     n: samples,
     warmup,
     async fn(): Promise<void> {
-      if (record.calls === 0) {
-        const { question, name, workload } = spec;
-        console.error(`BENCHRUN ${JSON.stringify({ question, name, workload })}`);
-      }
+      if (record.calls === 0) emit("BENCHRUN", { id, ...meta });
       const started = performance.now();
       let extras: void | Record<string, number>;
       try {
         extras = await spec.fn();
       } catch (error) {
         record.error = String(error instanceof Error ? error.message : error);
+        emit("BENCHERROR", { id, error: record.error });
         throw error;
       }
-      const elapsedNs = (performance.now() - started) * 1e6;
+      // A bench that does untimed work in its iteration (a paired reference run) reports its own time.
+      const { timedNs, ...rest } = extras ?? {};
+      extras = rest;
+      const elapsedNs = timedNs ?? (performance.now() - started) * 1e6;
       record.calls++;
       if (record.calls <= warmup) return;
       record.samplesNs.push(elapsedNs);
+      emit("BENCHSAMPLE", { id, ns: elapsedNs, extras: extras ?? {} });
       if (extras) {
         for (const [key, value] of Object.entries(extras)) {
           (record.extras[key] ??= []).push(value);
@@ -117,13 +137,13 @@ export function bench(spec: BenchSpec): void {
 
 /** Reports a mechanism that could not run here (shown in the runner's table as skipped). */
 export function skipped(question: string, name: string, reason: string): void {
-  console.error(`BENCHSKIP ${JSON.stringify({ question, name, reason })}`);
+  emit("BENCHSKIP", { question, name, reason });
 }
 
 globalThis.addEventListener("unload", () => {
-  for (const { spec, samplesNs, extras, error } of recorded) {
+  for (const [id, { spec, samplesNs, extras, error }] of recorded.entries()) {
     const { fn: _fn, ...meta } = spec;
-    console.error(`BENCHSTAT ${JSON.stringify({ ...meta, samplesNs, extras, error })}`);
+    emit("BENCHSTAT", { id, ...meta, samplesNs, extras, error });
   }
 });
 

@@ -91,9 +91,7 @@ const suiteResults: SuiteResult[] = [];
 async function runSuite(suite: string, index: number, total: number): Promise<void> {
   const suiteStart = performance.now();
   const label = `[${index}/${total}] ${suite}`;
-  progress(`${label}: running`);
-  // deno bench --json hides what benches print while they run: tick the elapsed time instead.
-  const ticker = interactive ? setInterval(() => progress(`${label}: running`), 1000) : undefined;
+  progress(`${label}: starting`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["bench", "-A", "--no-check", "--json", new URL(suite, BENCH_DIR).pathname],
     env: { BENCH_QUICK: QUICK ? "1" : "0", NO_COLOR: "1" },
@@ -106,22 +104,41 @@ async function runSuite(suite: string, index: number, total: number): Promise<vo
     } catch { /* already ended */ }
   }, SUITE_TIMEOUT_S * 1000);
   const stdoutText = new Response(child.stdout).text();
-  const stats: BenchStat[] = [];
+  const finished = new Map<number, BenchStat>(); // BENCHSTAT: complete, at exit
+  const streamed = new Map<number, BenchStat>(); // BENCHRUN + BENCHSAMPLE/BENCHERROR as they come
   const errorLines: string[] = [];
+  let current = "running";
   for await (const line of lines(child.stderr)) {
-    if (line.startsWith("BENCHSTAT ")) stats.push(JSON.parse(line.slice(10)));
-    else if (line.startsWith("BENCHSKIP ")) {
-      const skip = JSON.parse(line.slice(10));
-      skips.push(`${skip.question} / ${skip.name}: ${skip.reason}`);
-    } else if (line.startsWith("BENCHRUN ")) {
-      const run = JSON.parse(line.slice(9));
-      progress(`${label}: ${run.question} / ${run.name} [${run.workload}]`);
-      clearInterval(ticker);
-    } else if (line.trim()) errorLines.push(line);
+    const space = line.indexOf(" ");
+    const kind = line.slice(0, space);
+    if (!kind.startsWith("BENCH")) {
+      if (line.trim()) errorLines.push(line);
+      continue;
+    }
+    const data = JSON.parse(line.slice(space + 1));
+    if (kind === "BENCHSTAT") finished.set(data.id, data);
+    else if (kind === "BENCHSKIP") skips.push(`${data.question} / ${data.name}: ${data.reason}`);
+    else if (kind === "BENCHRUN") {
+      streamed.set(data.id, { ...data, samplesNs: [], extras: {} });
+      current = `${data.question} / ${data.name}${
+        data.workload === "-" ? "" : ` [${data.workload}]`
+      }`;
+      progress(`${label}: ${current}`);
+    } else if (kind === "BENCHSAMPLE") {
+      const stat = streamed.get(data.id);
+      if (!stat) continue;
+      stat.samplesNs.push(data.ns);
+      for (const [key, value] of Object.entries(data.extras as Record<string, number>)) {
+        (stat.extras![key] ??= []).push(value);
+      }
+      progress(`${label}: ${current} (${stat.samplesNs.length} samples)`);
+    } else if (kind === "BENCHERROR") {
+      const stat = streamed.get(data.id);
+      if (stat) stat.error = data.error;
+    }
   }
   const status = await child.status;
   clearTimeout(timer);
-  clearInterval(ticker);
   const seconds = (performance.now() - suiteStart) / 1000;
   const json = await stdoutText;
   // deno bench prints the JSON report last on stdout (anything a bench logged comes before it).
@@ -136,10 +153,23 @@ async function runSuite(suite: string, index: number, total: number): Promise<vo
   try {
     benches = JSON.parse(report).benches ?? [];
   } catch { /* no report: the suite crashed */ }
-  for (const stat of stats) rows.push(toRow(stat, suite));
+  // What the suite reported at exit, else what it streamed before it was stopped.
+  const ids = [...new Set([...streamed.keys(), ...finished.keys()])].sort((a, b) => a - b);
+  for (const id of ids) {
+    const complete = finished.get(id);
+    const stat = complete ?? streamed.get(id)!;
+    if (!complete && stat.samplesNs.length === 0) {
+      stat.error ??= "the suite stopped during this bench";
+    }
+    const row = toRow(stat, suite);
+    if (!complete && stat.samplesNs.length) {
+      row.note = "partial: the suite was stopped before this bench finished";
+    }
+    rows.push(row);
+  }
   // Benches that do not use bench/_harness.ts: their plain deno bench figures.
   for (const bench of benches) {
-    const known = stats.some((stat) =>
+    const known = [...finished.values(), ...streamed.values()].some((stat) =>
       bench.name === (stat.workload === "-" ? stat.name : `${stat.name} [${stat.workload}]`)
     );
     if (known) continue;

@@ -48,6 +48,8 @@ function notes(row: Row): string {
     parts.push(
       key === "minBuyerShare"
         ? `smallest buyer share ${round(median * 100)}%`
+        : key === "pairedSpeed"
+        ? `paired with the baseline run before it: ${round(median)}× (${round(min)}..${round(max)})`
         : `${key} ${si(median)} (${si(min)}..${si(max)})`,
     );
   }
