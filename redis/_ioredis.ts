@@ -5,4 +5,4 @@
  * @module
  */
 
-export { Command, Redis } from "npm:ioredis@^6.0.0";
+export { Command, Redis } from "ioredis";
