@@ -22,13 +22,16 @@
  * a bench that loses messages fails instead of winning.
  *
  * Environment: `BENCH_QUICK=1` selects smaller batches and fewer samples
- * (what `deno task bench --quick` sets).
+ * (what `deno task bench --quick` sets); `BENCH_REPORT=1` (set by the
+ * runner) turns the report lines on, so a hand run prints only the table.
  *
  * @module
  */
 
 /** Whether the quick mode was requested (smaller batches, fewer samples). */
 export const QUICK: boolean = readEnv("BENCH_QUICK") === "1";
+/** Whether `bench/run.ts` is listening for report lines (`BENCH_REPORT=1`). */
+const REPORT: boolean = readEnv("BENCH_REPORT") === "1";
 
 function readEnv(name: string): string | undefined {
   try {
@@ -87,7 +90,7 @@ const encoder = new TextEncoder();
  * taken keeps what was measured even if the suite is stopped or crashes.
  */
 function emit(kind: string, payload: unknown): void {
-  Deno.stderr.writeSync(encoder.encode(`${kind} ${JSON.stringify(payload)}\n`));
+  if (REPORT) Deno.stderr.writeSync(encoder.encode(`${kind} ${JSON.stringify(payload)}\n`));
 }
 
 /**
@@ -137,7 +140,8 @@ export function bench(spec: BenchSpec): void {
 
 /** Reports a mechanism that could not run here (shown in the runner's table as skipped). */
 export function skipped(question: string, name: string, reason: string): void {
-  emit("BENCHSKIP", { question, name, reason });
+  if (REPORT) emit("BENCHSKIP", { question, name, reason });
+  else console.error(`skipped: ${question} / ${name}: ${reason}`);
 }
 
 globalThis.addEventListener("unload", () => {

@@ -94,7 +94,7 @@ async function runSuite(suite: string, index: number, total: number): Promise<vo
   progress(`${label}: starting`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["bench", "-A", "--no-check", "--json", new URL(suite, BENCH_DIR).pathname],
-    env: { BENCH_QUICK: QUICK ? "1" : "0", NO_COLOR: "1" },
+    env: { BENCH_QUICK: QUICK ? "1" : "0", BENCH_REPORT: "1", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
