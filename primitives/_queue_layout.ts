@@ -17,9 +17,14 @@
  * | 52   | NOT_FULL_BELL  | futex word producers sleep on; consumers ring it           |
  * | 64   | UNFINISHED     | JoinableQueue: items put and not yet marked done           |
  * | 65   | JOIN_BELL      | JoinableQueue: rung each time UNFINISHED reaches 0          |
- * | 80.. | slots          | `capacity` slots of `SLOT_HEADER_CELLS + payload` cells     |
+ * | 80.. | slots          | `capacity` slots, each a whole number of cache lines        |
  *
- * A slot is `[stamp, length, owner, payload...]`.
+ * A slot is `[stamp, length, payload...]`, padded to a multiple of 16 cells
+ * so that two slots never share a cache line (a producer filling one slot
+ * does not disturb a consumer reading its neighbour). Its length cell holds
+ * `CLAIMED - owner` (see {@linkcode claimedBy}) from the moment a producer
+ * claims it until it stores the real length, so a slot stuck half-written
+ * names the thread or process that claimed it.
  *
  * @module
  */
@@ -48,8 +53,17 @@ export const NOT_FULL_BELL = 52;
 export const UNFINISHED = 64;
 export const JOIN_BELL = 65;
 export const SLOTS = 80;
-/** Stamp, length, owner. */
-export const SLOT_HEADER_CELLS = 3;
+/** Stamp, length. */
+export const SLOT_HEADER_CELLS = 2;
+/** Length stored for a slot that carries no item (a put that lost to close). */
+export const TOMBSTONE = -1;
+/** Length cells at or below this hold `CLAIMED - owner`: claimed, being written. */
+export const CLAIMED = -2;
+
+/** The length-cell value marking a slot claimed by `owner` (an id >= 1). */
+export function claimedBy(owner: number): number {
+  return CLAIMED - owner;
+}
 /** Largest capacity: stamps keep at least 7 bits of lap. */
 export const MAX_CAPACITY: number = 1 << 24;
 /** Largest payload per slot. */
@@ -59,7 +73,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024;
 
 /** Cells per slot for a payload of `slotBytes`. */
 export function slotCells(slotBytes: number): number {
-  return SLOT_HEADER_CELLS + (slotBytes >>> 2);
+  return (SLOT_HEADER_CELLS + (slotBytes >>> 2) + 15) & ~15;
 }
 
 /** Bytes the whole queue takes. */

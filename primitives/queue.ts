@@ -39,9 +39,10 @@
  * compare-exchange on TAIL and before it publishes leaves a claimed slot;
  * consumers reaching it wait for it (they never read it half-written, so no
  * torn message is ever delivered). Each claimed slot records its claimer's
- * owner id (cell 2 of the slot, written right after the claim), so a
- * supervisor can tell a stuck slot from a slow one; the window between the
- * claim and that store is two instructions wide. Likewise a consumer that
+ * owner id in its length cell (`CLAIMED - owner`, stored right after the
+ * claim and replaced by the real length just before publication), so a
+ * supervisor can tell a stuck slot from a slow one (`stuckProducer()`); the
+ * window between the claim and that store is two instructions wide. Likewise a consumer that
  * dies between claiming and releasing a slot stops producers one lap later.
  *
  * @module
@@ -58,6 +59,8 @@ import {
 import {
   attachQueueMemory,
   checkQueueParams,
+  CLAIMED,
+  claimedBy,
   CLOSED,
   codecFor,
   createQueueMemory,
@@ -71,6 +74,7 @@ import {
   slotCells,
   SLOTS,
   TAIL,
+  TOMBSTONE,
 } from "./_queue_layout.ts";
 import {
   type CreateOptions,
@@ -120,8 +124,6 @@ export interface QueueAttachOptions<T> {
   codec?: Codec<T>;
 }
 
-/** Length stored for a slot that carries no item (a put that lost to close). */
-const TOMBSTONE = -1;
 /** Returned by the internal try-get when there is nothing to take. */
 const EMPTY: unique symbol = Symbol("empty");
 /** Claim results besides a slot cell. */
@@ -443,7 +445,7 @@ export class Queue<T = unknown> {
     }
     const m = this.#memory;
     const stamp = this.#stamp;
-    m.store(slot + 2, currentOwnerId());
+    m.store(slot + 1, claimedBy(currentOwnerId()));
     if (m.load(CLOSED) !== 0) {
       m.store(slot + 1, TOMBSTONE);
       this.#publish(slot, stamp);
@@ -972,15 +974,20 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * @internal The owner id recorded by the producer of the slot at the head,
-   * if that slot is claimed but not yet published (0 otherwise): what a
-   * supervisor checks to tell a dead producer from a slow one.
+   * @internal Whether the slot at the head is claimed by a producer that has
+   * not published it yet, and by whom: 0 if not (the head slot is published,
+   * or the queue is empty); the claimer's owner id; or -1 if it was claimed
+   * an instant ago and the claimer has not recorded itself yet. A supervisor
+   * checks this (with the liveness of the owner) to tell a dead producer
+   * from a slow one: consumers wait for a claimed slot, they never skip it.
    */
   stuckProducer(): number {
     const m = this.#memory;
     const head = m.load(HEAD);
     if (m.load(TAIL) === head) return 0;
     const slot = SLOTS + (head & this.#indexMask) * this.#slotCells;
-    return m.load(slot) === head ? m.load(slot + 2) : 0;
+    if (m.load(slot) !== head || m.load(TAIL) === head) return 0;
+    const length = m.load(slot + 1);
+    return length <= CLAIMED ? CLAIMED - length : -1;
   }
 }

@@ -374,7 +374,7 @@ Deno.test("Queue: a malformed message in memory is MessageCorruptError, never a 
   assert.equal(q.qsize(), 0, "the bad message is consumed");
   q.put({ b: 2 }); // slot 1
   const bytes = new Uint8Array(q.handle.memory.buffer!);
-  const slot1Payload = (SLOTS + (3 + 4) + 3) * 4;
+  const slot1Payload = (SLOTS + 16 + 2) * 4; // slots are padded to 16 cells
   bytes[slot1Payload] = 0x7b; // "{" stays, then garbage
   bytes[slot1Payload + 1] = 0xff; // not UTF-8
   assert.throws(() => q.get(), MessageCorruptError);
