@@ -31,6 +31,7 @@ import { defaultSharedDir } from "./_shared_file.ts";
 export const PROCESS_OWNER_BIT: number = EXTERNAL_OWNER_BIT;
 const NUMBER_MASK = PROCESS_OWNER_BIT - 1;
 const PREFIX = "concur-owner-";
+const OWNER_FILE = /^concur-owner-[0-9a-f]{1,7}$/;
 
 export type { ExternalLiveness };
 let registered: { id: number; path: string; file: Deno.FsFile } | undefined;
@@ -75,18 +76,30 @@ export function registerProcessOwner(dir?: string): number {
     const number = random[0] & NUMBER_MASK;
     if (number === 0) continue;
     const path = ownerPath(number);
-    let file: Deno.FsFile;
+    // Lock the file before it gets its name, so that no prober ever sees
+    // it unlocked (and removes it, declaring this live process dead).
+    const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    const file = Deno.openSync(temporary, {
+      read: true,
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+    file.lockSync(true);
     try {
-      file = Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
+      Deno.linkSync(temporary, path);
     } catch (error) {
+      file.close();
       if (error instanceof Deno.errors.AlreadyExists) continue;
       throw error;
+    } finally {
+      Deno.removeSync(temporary);
     }
-    file.lockSync(true);
     const id = MANAGED_OWNER_BIT | PROCESS_OWNER_BIT | number;
     registered = { id, path, file };
     setCurrentOwnerId(id);
     globalThis.addEventListener("unload", unregisterProcessOwner);
+    collectDeadOwners(GC_BATCH);
     return id;
   }
   throw new Error("Cannot register the process owner: no free owner number");
@@ -103,6 +116,37 @@ export function unregisterProcessOwner(): void {
     // already removed
   }
   current.file.close();
+}
+
+/** Owner files looked at (at most) when a process registers. */
+const GC_BATCH = 32;
+
+/**
+ * Removes the owner files of up to `limit` processes that ended without
+ * removing theirs (killed, or crashed): each registration cleans a few, so
+ * they never pile up. A file is removed only when nobody holds its lock.
+ *
+ * @param limit How many owner files to look at.
+ * @returns How many were removed.
+ */
+export function collectDeadOwners(limit: number = Infinity): number {
+  const dir = ownerDir ?? defaultSharedDir();
+  let looked = 0;
+  let removed = 0;
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (looked >= limit) break;
+      if (!entry.isFile || !OWNER_FILE.test(entry.name)) continue;
+      looked++;
+      const number = parseInt(entry.name.slice(PREFIX.length), 16);
+      if (!(number > 0 && number <= NUMBER_MASK)) continue;
+      const id = MANAGED_OWNER_BIT | PROCESS_OWNER_BIT | number;
+      if (id !== registered?.id && isProcessOwnerDead(id)) removed++;
+    }
+  } catch {
+    // no permission to list the directory: nothing to collect
+  }
+  return removed;
 }
 
 /**
