@@ -53,7 +53,7 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "queue", scenario: queueScenario(2, 2, 2, 2) },
   { group: "queue", scenario: queueScenario(2, 1, 3, 2, true) },
   { group: "queue", scenario: closeScenario(3, 2) },
-  { group: "queue", scenario: closeBlockedPutScenario(3, 1), exhaustiveBound: 2 },
+  { group: "queue", scenario: closeBlockedPutScenario(3, 1), exhaustiveBound: 1 },
   { group: "joinable-queue", scenario: joinScenario(3, 2) },
   { group: "pipe", scenario: pipeEchoScenario(2, 6, 16), exhaustiveBound: 1 },
   { group: "pipe", scenario: pipeEchoScenario(2, 40, 16) },
