@@ -182,3 +182,21 @@ Deno.test({
     assert.notEqual(out[0], parent.id, "the grandchild has its own program-wide id");
   },
 });
+
+Deno.test({
+  name: "WorkerProcess: a module that throws at top level ends the worker with exit code 1",
+  ...T,
+  fn: async () => {
+    for (const daemon of [false, true]) {
+      const p = new WorkerProcess({
+        module: new URL("./_tasks/throwing_module.ts", import.meta.url),
+        fn: "never",
+        daemon,
+      });
+      p.start();
+      assert.equal(await p.joinAsync({ timeout: 10_000 }), true, `daemon ${daemon}`);
+      assert.equal(p.exitCode, 1);
+      assert.match(p.error!.message, /top-level failure/);
+    }
+  },
+});

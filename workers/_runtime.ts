@@ -5,12 +5,16 @@
  * (a worker file inside a published package cannot be loaded reliably:
  * jsr-io/jsr#322). When that module imports this library, this file is
  * evaluated in the worker before the user's module body. If the worker was
- * started by this module (its `workerData` carries {@linkcode START_MARKER}),
- * it schedules the run: adopt the owner id and liveness table, install the
- * interrupt, import the user's module (the same module record: its
- * evaluation has finished by then), revive the arguments, call the exported
- * function, and write the end to the control block. Nothing happens in any
- * other thread, so importing the library stays free of effects there.
+ * started by this module — a web Worker whose `name` starts with
+ * {@linkcode WEB_WORKER_PREFIX} (it answers {@linkcode READY_MESSAGE} and
+ * receives the start data by message), or a `node:worker_threads` worker
+ * (daemons and pool workers, which can be unref'd) whose `workerData`
+ * carries {@linkcode START_MARKER} — it schedules the run: adopt the owner
+ * id and liveness table, install the interrupt, import the user's module
+ * (the same module record: its evaluation has finished by then), revive the
+ * arguments, call the exported function, and write the end to the control
+ * block. Nothing happens in any other thread, so importing the library stays
+ * free of effects there.
  *
  * @module
  */
@@ -38,6 +42,10 @@ import { decodeValue, encodeValue } from "./_pool_codec.ts";
 
 /** Message a worker posts once it has written its end (the parent then reaps it). */
 export const DONE_MESSAGE = "@concur/shm:done";
+/** Message a web worker posts as soon as this library is loaded in it. */
+export const READY_MESSAGE = "@concur/shm:ready";
+/** Prefix of the `name` of web workers started by this module (the start data follows by message). */
+export const WEB_WORKER_PREFIX = "@concur/shm:";
 
 /** Result tag bit in the pool's result ring: the task threw (payload: an {@linkcode ErrorRecord}). */
 export const RESULT_ERROR = 2;
@@ -81,13 +89,50 @@ export function workerInfo(): WorkerInfo | undefined {
   return info;
 }
 
+interface WebWorkerScope {
+  name: string;
+  postMessage(message: unknown): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+  removeEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+}
+
+/** Posts to the parent thread, whichever kind of worker this is. */
+let postToParent: (message: unknown) => void = () => {};
+
+function claim(): boolean {
+  const global = globalThis as Record<symbol, unknown>;
+  if (global[CLAIMED]) return false; // another copy of the library runs it
+  global[CLAIMED] = true;
+  return true;
+}
+
 function startIfWorker(): void {
+  const scope = globalThis as unknown as Partial<WebWorkerScope> & { WorkerGlobalScope?: unknown };
+  if (
+    scope.WorkerGlobalScope !== undefined && typeof scope.name === "string" &&
+    scope.name.startsWith(WEB_WORKER_PREFIX)
+  ) {
+    // A web Worker started by WorkerProcess: the start data comes by message.
+    if (!claim()) return;
+    const self = scope as WebWorkerScope;
+    postToParent = (message) => self.postMessage(message);
+    const onStart = (event: MessageEvent) => {
+      const data = event.data as StartData | undefined;
+      if (data === null || typeof data !== "object" || data[START_MARKER] !== 1) return;
+      self.removeEventListener("message", onStart);
+      // Run after the entry module (the user's, which imported us) has evaluated.
+      setTimeout(() => void run(data), 0);
+    };
+    self.addEventListener("message", onStart);
+    self.postMessage(READY_MESSAGE);
+    return;
+  }
   if (isMainThread || parentPort === null) return;
   const data = workerData as StartData | undefined;
   if (data === null || typeof data !== "object" || data[START_MARKER] !== 1) return;
-  const global = globalThis as Record<symbol, unknown>;
-  if (global[CLAIMED]) return; // another copy of the library runs it
-  global[CLAIMED] = true;
+  if (!claim()) return;
+  const port = parentPort;
+  postToParent = (message) => port.postMessage(message);
   // Run after the entry module (the user's, which imported us) has evaluated.
   setTimeout(() => void run(data), 0);
 }
@@ -130,7 +175,7 @@ function end(control: SabMemory, data: StartData, exitCode: number, error?: Erro
   // Dead before EXITED is visible: a joiner that sees EXITED also sees the
   // owner dead, so it can take over any lock the task left behind.
   markOwnerDead(data.ownerId);
-  if (finishControl(control, exitCode, error)) parentPort?.postMessage(DONE_MESSAGE);
+  if (finishControl(control, exitCode, error)) postToParent(DONE_MESSAGE);
 }
 
 // deno-lint-ignore no-explicit-any
@@ -155,9 +200,11 @@ async function runPool(namespace: Record<string, unknown>, data: StartData): Pro
   const batch: RingRecord[] = [];
   let left = pool.maxTasks > 0 ? pool.maxTasks : Infinity;
   while (left > 0) {
-    // Take a fair share of what is queued (at most MAX_BATCH): fewer lock
-    // round trips for tiny tasks, no hoarding of long ones.
-    const share = Math.ceil(tasks.count / (2 * pool.size));
+    // Take several tasks at once only when the queue is deep (at least 8 per
+    // worker; at most MAX_BATCH): fewer lock round trips for floods of tiny
+    // tasks, while a short queue is served one task at a time, so a slow task
+    // never holds back tasks an idle worker could run.
+    const share = Math.floor(tasks.count / (8 * pool.size));
     batch.length = 0;
     const max = Math.max(1, Math.min(MAX_BATCH, share, left));
     const count = tasks.popMany(max, pool.slot, batch);

@@ -24,7 +24,7 @@ import {
   STATE,
   TERMINATED_EXIT_CODE,
 } from "./_control.ts";
-import { DONE_MESSAGE } from "./_runtime.ts";
+import { DONE_MESSAGE, READY_MESSAGE, WEB_WORKER_PREFIX } from "./_runtime.ts";
 import { toTransferable } from "./revive.ts";
 
 export { TERMINATED_EXIT_CODE } from "./_control.ts";
@@ -32,6 +32,14 @@ export { TERMINATED_EXIT_CODE } from "./_control.ts";
 /** `exitCode` of a worker stopped with `kill()` (Python reports `-SIGKILL`, -9). */
 export const KILLED_EXIT_CODE: number = -9;
 export { type WorkerInfo, workerInfo } from "./_runtime.ts";
+
+/** How long a (web) worker may take to load its module and answer. */
+const WEB_STARTUP_TIMEOUT_MS = 60_000;
+
+/** What the handle needs of either kind of worker. */
+interface ThreadWorker {
+  terminate(): void;
+}
 
 /**
  * How long `terminate()` lets a worker unwind cooperatively before it is
@@ -71,7 +79,11 @@ let created = 0;
  * `joinAsync()`, `terminate()`, `isAlive`, `exitCode`, `name`, `daemon`.
  *
  * The worker runs YOUR module (`module`, usually `import.meta.url`) and calls
- * its export `fn` with `args`. Primitives in `args` arrive as working
+ * its export `fn` with `args`. That module must import this library (any
+ * import of `@concur/shm` will do: it carries the worker side); a worker whose
+ * module does not is reported dead (exit code 1) — at once for a daemon,
+ * after 60 s otherwise. Non-daemon workers are web `Worker`s; daemons are
+ * `node:worker_threads` workers, the only kind that can be unref'd. Primitives in `args` arrive as working
  * primitives. Like Python's `if __name__ == "__main__"`, guard the main
  * program's own code with {@linkcode isMainThread} when the tasks live in the
  * same file, since the worker evaluates the whole module.
@@ -119,7 +131,10 @@ export class WorkerProcess implements AsyncDisposable {
   readonly #args: readonly unknown[];
   #daemon: boolean;
   #control: SabMemory | undefined;
-  #worker: NodeWorker | undefined;
+  #worker: ThreadWorker | undefined;
+  #resolveExited: (() => void) | undefined;
+  #startup: ReturnType<typeof setTimeout> | undefined;
+  #reaped = false;
   #id: number | null = null;
   #terminating = false;
   #grace: ReturnType<typeof setTimeout> | undefined;
@@ -302,9 +317,14 @@ export class WorkerProcess implements AsyncDisposable {
       liveness: livenessHandle(),
       pool: this.#pool,
     };
-    let worker: NodeWorker;
+    // A daemon (and a pool worker) must not keep the program alive: only
+    // node:worker_threads workers can be unref'd. Other workers are web
+    // Workers, which start several times faster and report their end through
+    // the control block and a message (they have no exit event).
+    const web = !this.#daemon && this.#pool === undefined;
+    let worker: ThreadWorker;
     try {
-      worker = new NodeWorker(this.#module, { workerData: data, name: this.name });
+      worker = web ? this.#startWeb(data) : this.#startNode(data);
     } catch (err) {
       markOwnerDead(id);
       throw err;
@@ -312,36 +332,83 @@ export class WorkerProcess implements AsyncDisposable {
     this.#control = control;
     this.#id = id;
     this.#worker = worker;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#exited = promise;
+    this.#resolveExited = resolve;
+  }
+
+  #startNode(data: StartData): ThreadWorker {
+    const worker = new NodeWorker(this.#module, { workerData: data, name: this.name });
     if (this.#daemon) worker.unref();
     worker.on("message", (message: unknown) => {
       if (message === DONE_MESSAGE) void worker.terminate();
     });
-    worker.on("error", (error: Error) => {
-      finishControl(control, 1, {
-        name: error?.name ?? "Error",
-        message: error?.message ?? String(error),
-        stack: error?.stack ?? "",
-      });
+    worker.on("error", (error: Error) => this.#crashed(error?.name, error?.message, error?.stack));
+    worker.on("exit", () => this.#reap());
+    return { terminate: () => void worker.terminate() };
+  }
+
+  #startWeb(data: StartData): ThreadWorker {
+    const worker = new Worker(this.#module, {
+      type: "module",
+      name: WEB_WORKER_PREFIX + this.name,
     });
-    this.#exited = new Promise<void>((resolve) => {
-      worker.on("exit", () => {
-        clearTimeout(this.#grace);
-        this.#grace = undefined;
-        markOwnerDead(id);
-        finishControl(
-          control,
-          this.#terminating ? TERMINATED_EXIT_CODE : 1,
-          this.#terminating ? undefined : {
-            name: "WorkerDiedError",
-            message:
-              `Worker ${this.name} ended without reporting (did its module import @concur/shm?)`,
-            stack: "",
-          },
-        );
-        resolve();
-        this.#onExit?.(this);
-      });
+    const stop = () => {
+      clearTimeout(this.#startup);
+      worker.terminate();
+      this.#reap(); // a terminated web Worker is gone: there is no exit event
+    };
+    worker.onmessage = (event: MessageEvent) => {
+      if (event.data === READY_MESSAGE) clearTimeout(this.#startup);
+      else if (event.data === DONE_MESSAGE) stop();
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault(); // else the parent dies of the worker's error
+      this.#crashed("Error", event.message, "");
+      stop();
+    };
+    // The module runs the task only if it imports this library (which answers
+    // READY at once); a module that does not would leave the worker idle forever.
+    this.#startup = setTimeout(() => {
+      this.#crashed(
+        "WorkerDiedError",
+        `Worker ${this.name} did not start within ${WEB_STARTUP_TIMEOUT_MS} ms (does its module import @concur/shm?)`,
+        "",
+      );
+      stop();
+    }, WEB_STARTUP_TIMEOUT_MS);
+    worker.postMessage(data);
+    return { terminate: stop };
+  }
+
+  /** The worker failed outside its task (module error, uncaught error). */
+  #crashed(name: string | undefined, message: string | undefined, stack: string | undefined): void {
+    finishControl(this.#control!, 1, {
+      name: name ?? "Error",
+      message: message ?? "worker error",
+      stack: stack ?? "",
     });
+  }
+
+  /** The thread is gone: final bookkeeping (once). */
+  #reap(): void {
+    if (this.#reaped) return;
+    this.#reaped = true;
+    clearTimeout(this.#grace);
+    this.#grace = undefined;
+    clearTimeout(this.#startup);
+    markOwnerDead(this.#id!);
+    finishControl(
+      this.#control!,
+      this.#terminating ? TERMINATED_EXIT_CODE : 1,
+      this.#terminating ? undefined : {
+        name: "WorkerDiedError",
+        message: `Worker ${this.name} ended without reporting (did its module import @concur/shm?)`,
+        stack: "",
+      },
+    );
+    this.#resolveExited?.();
+    this.#onExit?.(this);
   }
 
   /**
@@ -375,7 +442,7 @@ export class WorkerProcess implements AsyncDisposable {
     // stopping it may make it report its own end.
     markOwnerDead(this.#id!);
     finishControl(control, exitCode);
-    void this.#worker!.terminate();
+    this.#worker!.terminate();
   }
 
   /**
