@@ -53,6 +53,7 @@
 import * as fs from "node:fs";
 import { LayoutError } from "../primitives/errors.ts";
 import { registerMemoryBackend } from "./attach.ts";
+import { interruptSignal, throwIfInterrupted } from "./interrupt.ts";
 import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
 import {
   fileKey,
@@ -587,6 +588,11 @@ export class FileMemory implements Memory, Batching {
     timeoutMs: number = Infinity,
     signal?: AbortSignal,
   ): Promise<WaitResult> {
+    // In an interruptible thread the wait also ends on a terminate request.
+    const interrupt = interruptSignal();
+    if (interrupt !== undefined && interrupt !== signal) {
+      signal = signal === undefined ? interrupt : AbortSignal.any([signal, interrupt]);
+    }
     signal?.throwIfAborted();
     const state = this.#open();
     const index = this.#index(cell);
@@ -643,6 +649,7 @@ export class FileMemory implements Memory, Batching {
       for (;;) {
         const remaining = deadline.remaining();
         if (remaining === 0) return "timed-out";
+        throwIfInterrupted(); // polls are at most 1 ms apart: a terminate request ends the wait
         pause(Math.min(delay, remaining));
         delay = Math.min(delay * 2, MAX_POLL_MS);
         const [value, sequence] = this.#poll(state, index, slot);

@@ -22,10 +22,15 @@
 
 import { LayoutError } from "../primitives/errors.ts";
 import { registerMemoryBackend } from "./attach.ts";
+import {
+  INTERRUPT_SLICE_MS,
+  interruptSignal,
+  isInterruptible,
+  throwIfInterrupted,
+} from "./interrupt.ts";
 import { holdEventLoop } from "./keep_alive.ts";
 import {
   EAGAIN,
-  ETIMEDOUT,
   futexWait,
   futexWaitAsync,
   futexWake,
@@ -230,14 +235,18 @@ export class MmapMemory implements Memory {
         if (Atomics.load(this.#cells, cell) !== expected) return "not-equal";
         const remaining = deadline.remaining();
         if (remaining === 0) return "timed-out";
-        const outcome = futexWait(this.#address + cell * 4, expected, remaining);
+        // In a thread started by this module's worker handles the sleep is
+        // sliced so that a terminate request ends it (see shm/interrupt.ts).
+        throwIfInterrupted();
+        const slice = isInterruptible() ? Math.min(remaining, INTERRUPT_SLICE_MS) : remaining;
+        const outcome = futexWait(this.#address + cell * 4, expected, slice);
         if (outcome === 0) {
           woken = true; // the waker took us off the count
+          throwIfInterrupted();
           return "ok";
         }
         if (outcome === EAGAIN) return "not-equal";
-        if (outcome === ETIMEDOUT) return "timed-out";
-        // EINTR: a signal arrived; wait again for what is left.
+        // A timed-out slice, or EINTR (a signal): wait again for what is left.
       }
     } finally {
       if (!woken) Atomics.sub(this.#waiters, slot, 1);
@@ -251,6 +260,11 @@ export class MmapMemory implements Memory {
     timeoutMs: number = Infinity,
     signal?: AbortSignal,
   ): Promise<WaitResult> {
+    // In an interruptible thread the wait also ends on a terminate request.
+    const interrupt = interruptSignal();
+    if (interrupt !== undefined && interrupt !== signal) {
+      signal = signal === undefined ? interrupt : AbortSignal.any([signal, interrupt]);
+    }
     signal?.throwIfAborted();
     this.#check(cell);
     if (Atomics.load(this.#cells, cell) !== expected) return "not-equal";
