@@ -32,7 +32,7 @@ const OUT_DIR = args.includes("--out")
   ? args[args.indexOf("--out") + 1]
   : new URL("results/", BENCH_DIR).pathname;
 /** A suite that runs longer than this is stopped and reported as timed out. */
-const SUITE_TIMEOUT_S = QUICK ? 40 : 240;
+const SUITE_TIMEOUT_S = QUICK ? 30 : 120;
 
 const started = performance.now();
 const interactive = Deno.stderr.isTerminal();
