@@ -1,8 +1,9 @@
 /**
  * `FileMemory`: a {@linkcode Memory} kept in a plain file, shared between
  * processes with nothing but read/write permission on its directory. The
- * portable fallback (every platform Deno runs on); on Linux the file lives in
- * `/tmp` by default (see `defaultSharedDir`).
+ * portable fallback: it needs only `flock` and positional reads and writes
+ * (tested on Linux only). Files live in `/tmp` by default (see
+ * `defaultSharedDir`).
  *
  * How the cell operations stay atomic: every operation runs with an
  * exclusive `flock` on the file (`Deno.FsFile.lockSync`), reads the bytes it
@@ -14,10 +15,13 @@
  * Making it fast without touching the algorithms:
  * - **Batches.** {@linkcode FileMemory.batch} runs a whole algorithm step
  *   (say, one `put`) under one lock: one `flock`, one `pread` per 4 KiB block
- *   touched, one `pwrite` per block changed, instead of that per cell
- *   operation. An algorithm that calls `batch` around each step gets this
- *   for free (see `runBatch` in this module); one that does not still works,
- *   one operation at a time.
+ *   touched and one write-back (below), instead of that per cell operation.
+ *   An algorithm that calls `batch` around each step gets this for free
+ *   (see `runBatch` in this module); one that does not still works, one
+ *   operation at a time. A batch must not wait: a wait inside one (an
+ *   algorithm backing off from a half-done peer) writes back, unlocks,
+ *   waits and locks again, which is correct because the algorithms are
+ *   correct under any interleaving of single operations.
  * - **Leases** (`leaseMs`, off by default). After a batch that wrote, the
  *   lock may be kept for up to `leaseMs` with the cache still valid, so a sender
  *   putting in a loop pays for the lock once per lease, not once per message.
@@ -42,8 +46,9 @@
  *
  * Waiting has no kernel wake-up channel here: a waiter counts itself in the
  * file header and polls the cell and a notify sequence number with a bounded
- * exponential back-off (10 µs doubling to 1 ms); `notify` bumps the sequence
- * (only when someone waits). `wait` may therefore return "ok" for a notify
+ * exponential back-off (10 µs doubling to 1 ms; async waits poll on timers,
+ * 1 ms doubling to 8 ms); `notify` bumps the sequence (only when someone
+ * waits). `wait` may therefore return "ok" for a notify
  * meant for another cell of the same slot: a spurious wake-up, which callers
  * handle.
  *
