@@ -2,17 +2,23 @@
  * The comparison runner: `deno task bench` (`deno run -A bench/run.ts`).
  *
  * Runs every suite (`bench/*.bench.ts`, `bench/ipc/*.bench.ts`,
- * `bench/peers/*.bench.ts`) as a `deno bench --json` subprocess, one after the
- * other, and Python's multiprocessing peers (`bench/python/mp_bench.py`) when
+ * `bench/peers/*.bench.ts`; a suite that another suite imports runs inside
+ * that one) as a `deno bench --json` subprocess, one after the other, and Python's multiprocessing peers (`bench/python/mp_bench.py`) when
  * `python3` is present; then prints one table per question with the median,
  * spread and ratio to the question's baseline (`postMessage` for threads,
  * Python's `multiprocessing.Queue` for processes), checks the issues' bars,
  * and writes `bench/results/latest.json`, `latest.md` and one SVG chart per
  * question.
  *
- * Flags: `--quick` (smaller batches, fewer samples: under a minute on 2
- * cores), `--filter <text>` (only suites whose path contains it),
- * `--out <dir>` (default `bench/results`), `--no-python`.
+ * Suites report through `bench/_harness.ts` (per-sample lines on stderr);
+ * a suite that does not is shown with `deno bench`'s own average per
+ * iteration. A suite that fails or overruns its time limit (30 s quick, 120 s
+ * full) is reported as failed, keeping the samples it streamed before.
+ *
+ * Flags: `--quick` (smaller batches, fewer samples: meant to finish in under
+ * a minute on 2 cores), `--filter <text>` (only suites whose path contains
+ * it), `--out <dir>` (default `bench/results`; use a scratch folder for dev
+ * runs), `--no-python`.
  *
  * @module
  */
@@ -58,7 +64,16 @@ async function findSuites(): Promise<string[]> {
       }
     } catch { /* folder absent */ }
   }
-  return suites.sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b))
+  // A suite that another suite imports (to measure side by side in one process) runs as part of it.
+  const imported = new Set<string>();
+  for (const suite of suites) {
+    const source = await Deno.readTextFile(new URL(suite, BENCH_DIR));
+    for (const match of source.matchAll(/^import\s+["'](\.{1,2}\/[^"']+\.bench\.ts)["']/gm)) {
+      imported.add(new URL(match[1], new URL(suite, BENCH_DIR)).href.slice(BENCH_DIR.href.length));
+    }
+  }
+  return suites.filter((suite) => !imported.has(suite))
+    .sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b))
     .filter((suite) => !FILTER || suite.includes(FILTER));
 }
 
