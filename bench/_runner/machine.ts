@@ -29,11 +29,15 @@ async function output(command: string, args: string[]): Promise<string | undefin
 }
 
 async function cpuModel(): Promise<string> {
+  let info: string | undefined;
   try {
-    const info = await Deno.readTextFile("/proc/cpuinfo");
-    const model = info.match(/^model name\s*:\s*(.+)$/m)?.[1];
-    if (model) return model.trim();
-  } catch { /* not Linux */ }
+    info = await Deno.readTextFile("/proc/cpuinfo");
+  } catch {
+    // Not Linux, or Deno wants --allow-all for /proc when --allow-run is granted: ask cat.
+    info = await output("cat", ["/proc/cpuinfo"]);
+  }
+  const model = info?.match(/^model name\s*:\s*(.+)$/m)?.[1];
+  if (model) return model.trim();
   return (await output("sysctl", ["-n", "machdep.cpu.brand_string"])) ??
     (await output("wmic", ["cpu", "get", "name"]))?.split("\n").pop()?.trim() ??
     "unknown CPU";
