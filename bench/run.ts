@@ -36,9 +36,15 @@ const NO_PYTHON = args.includes("--no-python");
 const BENCH_DIR = new URL(".", import.meta.url);
 const OUT_DIR = args.includes("--out")
   ? args[args.indexOf("--out") + 1]
-  : new URL("results/", BENCH_DIR).pathname;
+  : filePath(new URL("results", BENCH_DIR));
 /** A suite that runs longer than this is stopped and reported as timed out. */
 const SUITE_TIMEOUT_S = QUICK ? 30 : 120;
+
+/** A file URL as a path for the OS (decoded; no leading slash before a Windows drive). */
+function filePath(url: URL): string {
+  const path = decodeURIComponent(url.pathname);
+  return Deno.build.os === "windows" ? path.replace(/^\/([A-Za-z]:)/, "$1") : path;
+}
 
 const started = performance.now();
 const interactive = Deno.stderr.isTerminal();
@@ -108,7 +114,7 @@ async function runSuite(suite: string, index: number, total: number): Promise<vo
   const label = `[${index}/${total}] ${suite}`;
   progress(`${label}: starting`);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["bench", "-A", "--no-check", "--json", new URL(suite, BENCH_DIR).pathname],
+    args: ["bench", "-A", "--no-check", "--json", filePath(new URL(suite, BENCH_DIR))],
     env: { BENCH_QUICK: QUICK ? "1" : "0", BENCH_REPORT: "1", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -225,7 +231,7 @@ async function runSuite(suite: string, index: number, total: number): Promise<vo
 
 /** Runs Python's multiprocessing peers, if python3 is present. */
 async function runPython(): Promise<void> {
-  const script = new URL("python/mp_bench.py", BENCH_DIR).pathname;
+  const script = filePath(new URL("python/mp_bench.py", BENCH_DIR));
   const suiteStart = performance.now();
   progress("python3 bench/python/mp_bench.py: starting");
   let output: Deno.CommandOutput;

@@ -53,7 +53,7 @@ interface Link {
   close(): void;
 }
 
-const CHILD = new URL("./_process_child.ts", import.meta.url).pathname;
+const CHILD = new URL("./_process_child.ts", import.meta.url).href; // deno run takes URLs
 const socketDir = Deno.makeTempDirSync({ prefix: "concur-ipc-bench-" });
 
 function spawnChild(args: string[], piped: boolean): Deno.ChildProcess {
