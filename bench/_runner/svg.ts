@@ -113,7 +113,9 @@ export function barChart(question: string, rows: Row[], subtitle: string): strin
   const bottom = y + 6;
   const grid = axis.map((tick) => {
     const position = x(tick).toFixed(1);
-    const text = metric === "rate" ? compact(tick) : formatValue(tick, metric, "op").split("/")[0];
+    const text = metric === "rate"
+      ? compact(tick)
+      : formatValue(tick, metric, "op").split("/")[0].replace(/\.0+(?= )/, "");
     return `<line x1="${position}" x2="${position}" y1="${TOP - 4}" y2="${bottom}" class="grid"/>` +
       `<text x="${position}" y="${bottom + 14}" class="tick">${escape(text)}</text>`;
   });
