@@ -113,18 +113,19 @@ Deno.test("Mutex: reviving from bad handles throws LayoutError", () => {
     () =>
       Mutex.from({
         kind: "Mutex",
-        memory: { backend: "sab", buffer: foreign, byteOffset: 0, byteLength: 36 },
+        memory: { backend: "sab", buffer: foreign, byteOffset: 0, byteLength: h.memory.byteLength },
       }),
     (e: unknown) => e instanceof LayoutError && e.problem === "bad-magic",
   );
-  const copy = new SharedArrayBuffer(36);
-  new Uint8Array(copy).set(new Uint8Array(h.memory.buffer!, 0, 36));
+  const size = h.memory.byteLength;
+  const copy = new SharedArrayBuffer(size);
+  new Uint8Array(copy).set(new Uint8Array(h.memory.buffer!, 0, size));
   new Int32Array(copy)[2] = 99; // layout version
   assert.throws(
     () =>
       Mutex.from({
         kind: "Mutex",
-        memory: { backend: "sab", buffer: copy, byteOffset: 0, byteLength: 36 },
+        memory: { backend: "sab", buffer: copy, byteOffset: 0, byteLength: size },
       }),
     (e: unknown) => e instanceof LayoutError && e.problem === "wrong-version",
   );
