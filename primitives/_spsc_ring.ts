@@ -103,6 +103,10 @@ const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pa
 const FOREVER = new Deadline(undefined);
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
+/** A frame of up to 3 cells composed here, then copied into the ring in one go. */
+const frame = new Int32Array(3);
+const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
+const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
 
 /** Smallest power of two >= n. */
 export function ceilPow2(n: number): number {
@@ -334,14 +338,29 @@ export class SpscRing {
     return i - from;
   }
 
+  /**
+   * Writes the first `cells` cells of the frame scratch at `position`: one
+   * plain copy when they do not wrap (cheaper than a seq-cst store per cell;
+   * TAIL's store publishes them), cell stores otherwise.
+   */
+  #writeFrame(position: number, cells: number): void {
+    const m = this.memory;
+    const cell = position & this.#mask;
+    if (cell + cells <= this.capacity) {
+      m.writeBytes(this.#dataByte + cell * 4, cells === 2 ? frameBytes2 : frameBytes3);
+    } else {
+      for (let i = 0; i < cells; i++) m.store(this.#data + ((position + i) & this.#mask), frame[i]);
+    }
+  }
+
   /** Pushes one int32 if a cell pair is free. */
   tryPushInt32(value: number): boolean {
     const m = this.memory;
     const tail = m.load(this.#base + TAIL);
     if (this.#free(tail, 2) < 2) return false;
-    const mask = this.#mask;
-    m.store(this.#data + (tail & mask), I32_RUN | 1);
-    m.store(this.#data + ((tail + 1) & mask), value);
+    frame[0] = I32_RUN | 1;
+    frame[1] = value;
+    this.#writeFrame(tail, 2);
     this.#publish((tail + 2) | 0);
     return true;
   }
@@ -351,11 +370,11 @@ export class SpscRing {
     const m = this.memory;
     const tail = m.load(this.#base + TAIL);
     if (this.#free(tail, 3) < 3) return false;
-    const mask = this.#mask;
     f64[0] = value;
-    m.store(this.#data + (tail & mask), F64_RUN | 1);
-    m.store(this.#data + ((tail + 1) & mask), f64Cells[0]);
-    m.store(this.#data + ((tail + 2) & mask), f64Cells[1]);
+    frame[0] = F64_RUN | 1;
+    frame[1] = f64Cells[0];
+    frame[2] = f64Cells[1];
+    this.#writeFrame(tail, 3);
     this.#publish((tail + 3) | 0);
     return true;
   }

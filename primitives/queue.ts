@@ -139,6 +139,9 @@ const CODEC_BYTES = 1;
 const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pause() : () => {};
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
+/** Length + float64 of a number message, copied into a slot in one go. */
+const numberFrame = new Int32Array(3);
+const numberFrameBytes = new Uint8Array(numberFrame.buffer);
 
 /**
  * A bounded queue for any number of producers and consumers across workers.
@@ -452,10 +455,13 @@ export class Queue<T = unknown> {
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
     }
     if (bytes === undefined) {
+      // Length and the two payload cells in one plain copy (the stamp's
+      // store publishes them).
       f64[0] = value as number;
-      m.store(slot + SLOT_HEADER_CELLS, f64Cells[0]);
-      m.store(slot + SLOT_HEADER_CELLS + 1, f64Cells[1]);
-      m.store(slot + 1, 8);
+      numberFrame[0] = 8;
+      numberFrame[1] = f64Cells[0];
+      numberFrame[2] = f64Cells[1];
+      m.writeBytes((slot + 1) * 4, numberFrameBytes);
     } else {
       m.writeBytes((slot + SLOT_HEADER_CELLS) * 4, bytes);
       m.store(slot + 1, bytes.length);

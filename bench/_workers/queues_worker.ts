@@ -25,6 +25,15 @@ const decoder = new TextDecoder();
 
 class Stall extends Error {}
 
+/** The first 4 bytes as a little-endian uint32 (received messages may be views into a pool). */
+function littleEndian32(bytes: Uint8Array): number {
+  return (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0;
+}
+
+function sent(ok: boolean): void {
+  if (!ok) throw new Stall("push timed out");
+}
+
 function must<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Stall(`${what} timed out`);
   return value;
@@ -49,7 +58,7 @@ self.onmessage = (event: MessageEvent) => {
       case "ring-int4": {
         const ring = rings.int;
         if (role === "a") {
-          for (let i = 0; i < n; i++) ring.pushNumber(i, TIMEOUT);
+          for (let i = 0; i < n; i++) sent(ring.pushNumber(i, TIMEOUT));
         } else {
           for (let i = 0; i < n; i++) if (must(ring.popNumber(TIMEOUT), "pop") !== i) return i;
         }
@@ -60,12 +69,12 @@ self.onmessage = (event: MessageEvent) => {
         if (role === "a") {
           for (let i = 0; i < n; i++) {
             view4.setUint32(0, i, true);
-            ring.push(bytes4, TIMEOUT);
+            sent(ring.push(bytes4, TIMEOUT));
           }
         } else {
           for (let i = 0; i < n; i++) {
             const got = must(ring.pop(TIMEOUT), "pop");
-            if (got.length !== 4 || new DataView(got.buffer).getUint32(0, true) !== i) return i;
+            if (got.length !== 4 || littleEndian32(got) !== i) return i;
           }
         }
         return -1;
@@ -75,7 +84,7 @@ self.onmessage = (event: MessageEvent) => {
         if (role === "a") {
           for (let i = 0; i < n; i++) {
             stampBlock(block64, i);
-            ring.push(block64, TIMEOUT);
+            sent(ring.push(block64, TIMEOUT));
           }
         } else {
           for (let i = 0; i < n; i++) checkBlock(must(ring.pop(TIMEOUT), "pop"), 64, i);
@@ -86,7 +95,12 @@ self.onmessage = (event: MessageEvent) => {
         const ring = rings.bytes;
         if (role === "a") {
           for (let i = 0; i < n; i++) {
-            ring.push(encoder.encode(JSON.stringify({ id: i, name: "ticket", ok: true })), TIMEOUT);
+            sent(
+              ring.push(
+                encoder.encode(JSON.stringify({ id: i, name: "ticket", ok: true })),
+                TIMEOUT,
+              ),
+            );
           }
         } else {
           for (let i = 0; i < n; i++) {
@@ -114,7 +128,7 @@ self.onmessage = (event: MessageEvent) => {
         } else {
           for (let i = 0; i < n; i++) {
             const got = queue.get(TIMEOUT);
-            if (got.length !== 4 || new DataView(got.buffer).getUint32(0, true) !== i) return i;
+            if (got.length !== 4 || littleEndian32(got) !== i) return i;
           }
         }
         return -1;
@@ -144,12 +158,12 @@ self.onmessage = (event: MessageEvent) => {
         const [ping, pong] = [rings.ping, rings.pong];
         if (role === "a") {
           for (let i = 0; i < n; i++) {
-            ping.pushNumber(i, TIMEOUT);
+            sent(ping.pushNumber(i, TIMEOUT));
             if (must(pong.popNumber(TIMEOUT), "pop") !== i) return i;
           }
         } else {
           for (let i = 0; i < n; i++) {
-            pong.pushNumber(must(ping.popNumber(TIMEOUT), "pop"), TIMEOUT);
+            sent(pong.pushNumber(must(ping.popNumber(TIMEOUT), "pop"), TIMEOUT));
           }
         }
         return -1;
@@ -169,7 +183,7 @@ self.onmessage = (event: MessageEvent) => {
       case "ring-batch1": {
         const ring = rings.elements;
         if (role === "a") {
-          for (let i = 0; i < n; i++) ring.pushNumber(i, TIMEOUT);
+          for (let i = 0; i < n; i++) sent(ring.pushNumber(i, TIMEOUT));
         } else {
           for (let i = 0; i < n; i++) if (must(ring.popNumber(TIMEOUT), "pop") !== i) return i;
         }
