@@ -92,6 +92,20 @@ export const HISTORY_SPECS: Record<string, HistorySpec> = {
   },
 };
 
+/** BROKEN ON PURPOSE: a one-permit semaphore with a load+store decrement. */
+export const RACY_SEMAPHORE_SPEC: HistorySpec = {
+  kind: "racy-semaphore",
+  threads: 2,
+  opsPerThread: 3,
+  bytesPerRound: 64,
+  create: (allocate) => {
+    const memory = allocate(8);
+    memory.store(0, 1);
+    return memory.handle();
+  },
+  model: semaphoreModel(1),
+};
+
 /** An allocator that carves many small memories out of one shared buffer. */
 function arena(bytes: number): MemoryAllocator {
   const buffer = new SharedArrayBuffer(bytes);

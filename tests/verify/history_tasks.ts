@@ -10,10 +10,12 @@ import { Queue, type QueueHandle } from "../../primitives/queue.ts";
 import { RingBuffer, type RingBufferHandle } from "../../primitives/ring_buffer.ts";
 import { Semaphore, type SemaphoreHandle } from "../../primitives/semaphore.ts";
 import { HistoryClock, type Operation } from "../../shm/checking/linearizability.ts";
+import type { MemoryHandle } from "../../shm/memory.ts";
+import { SabMemory } from "../../shm/sab_memory.ts";
 
 /** Everything a worker needs for one run. */
 export interface HistoryJob {
-  kind: "mutex" | "semaphore" | "ring" | "queue";
+  kind: "mutex" | "semaphore" | "ring" | "queue" | "racy-semaphore";
   handles: unknown[];
   clock: SharedArrayBuffer;
   rounds: SharedArrayBuffer;
@@ -169,7 +171,30 @@ const queueRound: RoundFn = (log, clock, handle, job, random) => {
   }
 };
 
+/**
+ * BROKEN ON PURPOSE: the semaphore decrement as a load followed by a store
+ * (see `broken/broken_semaphore.ts`), on a plain shared cell, to show that
+ * the history check catches it under real concurrency too.
+ */
+const racySemaphoreRound: RoundFn = (log, clock, handle, job, random) => {
+  const memory = SabMemory.from(handle as MemoryHandle);
+  const t = job.thread;
+  const tryAcquireRacy = () => {
+    const value = memory.load(0);
+    if (value <= 0) return false;
+    memory.store(0, value - 1);
+    return true;
+  };
+  for (let i = 0; i < job.opsPerThread; i++) {
+    jitter(random);
+    if (clock.record(log, t, { op: "tryAcquire" }, tryAcquireRacy)) {
+      clock.record(log, t, { op: "release" }, () => (memory.add(0, 1), "ok"));
+    }
+  }
+};
+
 const ROUNDS: Record<HistoryJob["kind"], RoundFn> = {
+  "racy-semaphore": racySemaphoreRound,
   mutex: mutexRound,
   semaphore: semaphoreRound,
   ring: ringRound,
