@@ -9,6 +9,7 @@ import {
   closeBlockedPutScenario,
   closeScenario,
   joinScenario,
+  queueAsyncScenario,
   queueScenario,
 } from "./scenarios/queue_scenarios.ts";
 
@@ -21,6 +22,7 @@ const scenarios = [
   closeScenario(3, 2),
   joinScenario(3, 2),
   closeBlockedPutScenario(3, 1),
+  queueAsyncScenario(2, 1),
 ];
 
 Deno.test({

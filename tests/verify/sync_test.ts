@@ -7,6 +7,7 @@
 import { SimulationPool } from "../../shm/checking/controller.ts";
 import { assertExplored, exploreExhaustive, exploreRandom } from "../../shm/checking/explore.ts";
 import {
+  mutexAsyncScenario,
   mutexMixedScenario,
   mutexScenario,
   recursiveMutexScenario,
@@ -27,6 +28,7 @@ const scenarios = [
   mutexScenario(2, 2),
   mutexScenario(3, 1),
   mutexMixedScenario(3, 2),
+  mutexAsyncScenario(2),
   recursiveMutexScenario(2, 2),
   semaphoreScenario(3, 1, 2),
   semaphoreScenario(3, 2, 2),

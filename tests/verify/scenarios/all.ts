@@ -3,12 +3,18 @@
  * (`tests/verify/run.ts`) runs them all; the fast tests pick some.
  */
 import type { Scenario } from "../../../shm/checking/controller.ts";
-import { mutexMixedScenario, mutexScenario, recursiveMutexScenario } from "./mutex_scenarios.ts";
+import {
+  mutexAsyncScenario,
+  mutexMixedScenario,
+  mutexScenario,
+  recursiveMutexScenario,
+} from "./mutex_scenarios.ts";
 import { pipeCloseScenario, pipeEchoScenario, ringScenarioReal } from "./pipe_scenarios.ts";
 import {
   closeBlockedPutScenario,
   closeScenario,
   joinScenario,
+  queueAsyncScenario,
   queueScenario,
 } from "./queue_scenarios.ts";
 import {
@@ -36,6 +42,7 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "mutex", scenario: mutexScenario(2, 2), exhaustiveBound: 2 },
   { group: "mutex", scenario: mutexScenario(3, 2) },
   { group: "mutex", scenario: mutexMixedScenario(3, 2) },
+  { group: "mutex", scenario: mutexAsyncScenario(2) },
   { group: "recursive-mutex", scenario: recursiveMutexScenario(2, 2), exhaustiveBound: 1 },
   { group: "recursive-mutex", scenario: recursiveMutexScenario(3, 1) },
   { group: "semaphore", scenario: semaphoreScenario(3, 1, 2), exhaustiveBound: 1 },
@@ -52,6 +59,7 @@ export const ALL_SCENARIOS: ScenarioEntry[] = [
   { group: "queue", scenario: queueScenario(2, 1, 2, 1) },
   { group: "queue", scenario: queueScenario(2, 2, 2, 2) },
   { group: "queue", scenario: queueScenario(2, 1, 3, 2, true) },
+  { group: "queue", scenario: queueAsyncScenario(2, 1) },
   { group: "queue", scenario: closeScenario(3, 2) },
   { group: "queue", scenario: closeBlockedPutScenario(3, 1), exhaustiveBound: 1 },
   { group: "joinable-queue", scenario: joinScenario(3, 2) },

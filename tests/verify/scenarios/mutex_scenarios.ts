@@ -131,3 +131,25 @@ export function recursiveMutexScenario(
     },
   };
 }
+
+/** Like {@linkcode lockRounds} with the async forms (waits are modelled the same way). */
+export async function lockRoundsAsync(state: MutexState): Promise<number> {
+  const mutex = Mutex.from(state.mutex);
+  const probe = CheckingMemory.from(state.probe);
+  for (let i = 0; i < state.rounds; i++) {
+    await mutex.withLockAsync(() => {
+      enterCritical(probe, 1);
+      leaveCritical(probe);
+    });
+  }
+  return state.rounds;
+}
+
+/** One thread uses `lock()`, the other `withLockAsync()`. */
+export function mutexAsyncScenario(rounds: number): Scenario<MutexState> {
+  return {
+    ...mutexScenario(2, rounds),
+    name: `Mutex lock + withLockAsync (2 threads x ${rounds})`,
+    threads: ["lockRounds", "lockRoundsAsync"],
+  };
+}

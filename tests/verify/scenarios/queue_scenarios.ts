@@ -261,3 +261,23 @@ export function closeBlockedPutScenario(
     },
   };
 }
+
+/** Gets its share with `getAsync`. */
+export async function queueConsumerAsync(state: QueueState, thread: number): Promise<number[]> {
+  const queue = Queue.from<number>(state.queue);
+  const total = state.producers * state.perProducer;
+  const share = Math.floor(total / state.consumers) +
+    (thread - state.producers < total % state.consumers ? 1 : 0);
+  const got: number[] = [];
+  for (let i = 0; i < share; i++) got.push(await queue.getAsync());
+  return got;
+}
+
+/** Producers with `put`, one consumer with `getAsync`. */
+export function queueAsyncScenario(perProducer: number, capacity: number): Scenario<QueueState> {
+  return {
+    ...queueScenario(2, 1, perProducer, capacity),
+    name: `Queue(${capacity}) 2P x ${perProducer} / 1C getAsync`,
+    threads: ["queueProducer", "queueProducer", "queueConsumerAsync"],
+  };
+}
