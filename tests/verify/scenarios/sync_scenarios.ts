@@ -248,9 +248,7 @@ export function sharedValueScenario(threads: number, rounds: number): Scenario<V
     module: import.meta.url,
     threads: Array(threads).fill("valueThread"),
     setup: () => ({
-      // The lock is passed explicitly: SharedValue's default lock ignores
-      // `allocate` (it is always a SharedArrayBuffer Mutex; reported).
-      value: new SharedValue("float64", 0.25, { allocate, lock: new Mutex({ allocate }) }).handle,
+      value: new SharedValue("float64", 0.25, { allocate }).handle, // default lock
       counter: new SharedValue("int32", 0, { allocate, lock: false }).handle,
       rounds,
     }),
