@@ -47,7 +47,10 @@
  *   stores its SLEEPING flag, loads its bell, then re-checks the ring and the
  *   closed flags, and sleeps on the bell only if the bell still holds the
  *   value it loaded. The other side stores its index, then loads SLEEPING;
- *   if set, it increments the bell and notifies. Either the sleeper's re-check
+ *   if set, it clears it with an exchange (so one notify per sleep, not one
+ *   per push while the woken side is on its way back; a side that must sleep
+ *   again sets the flag again first), increments the bell and notifies.
+ *   Either the sleeper's re-check
  *   sees the new index, or the waker sees the flag and changes the bell after
  *   the sleeper loaded it (so the futex wait returns at once). `close()`
  *   stores its flag and then rings both bells, with the same argument.
@@ -199,7 +202,12 @@ export class SpscRing {
   #publish(tail: number): void {
     const m = this.memory;
     m.store(this.#base + TAIL, tail);
-    if (m.load(this.#base + CONSUMER_SLEEPING) !== 0) {
+    // Clearing the flag here means one notify per sleep, not one per push
+    // while the woken consumer is still on its way back.
+    if (
+      m.load(this.#base + CONSUMER_SLEEPING) !== 0 &&
+      m.exchange(this.#base + CONSUMER_SLEEPING, 0) !== 0
+    ) {
       m.add(this.#base + CONSUMER_BELL, 1);
       m.notify(this.#base + CONSUMER_BELL, 1);
     }
@@ -417,7 +425,10 @@ export class SpscRing {
   #release(head: number): void {
     const m = this.memory;
     m.store(this.#base + HEAD, head);
-    if (m.load(this.#base + PRODUCER_SLEEPING) !== 0) {
+    if (
+      m.load(this.#base + PRODUCER_SLEEPING) !== 0 &&
+      m.exchange(this.#base + PRODUCER_SLEEPING, 0) !== 0
+    ) {
       m.add(this.#base + PRODUCER_BELL, 1);
       m.notify(this.#base + PRODUCER_BELL, 1);
     }
