@@ -68,6 +68,8 @@ export function claimedBy(owner: number): number {
 export const MAX_CAPACITY: number = 1 << 24;
 /** Largest payload per slot. */
 export const MAX_SLOT_BYTES: number = 1 << 26;
+/** Default capacity (a queue is never unbounded). */
+export const DEFAULT_CAPACITY = 1024;
 /** Default payload per slot. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024;
 

@@ -62,15 +62,16 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   /**
    * Creates an empty joinable queue.
    *
-   * @param capacity How many items it holds at most (an integer >= 1).
+   * @param capacity How many items it holds at most (an integer >= 1;
+   * default 1024: unlike Python's, a queue is never unbounded).
    * @param options `maxMessageBytes`, `codec`, and where to allocate it.
    * @throws {RangeError} If `capacity` or `maxMessageBytes` is out of range.
    */
-  constructor(capacity: number, options?: QueueOptions<T>);
+  constructor(capacity?: number, options?: QueueOptions<T>);
   /** @internal Wraps an already checked memory. */
   constructor(memory: Memory, codec: Codec<T>);
-  constructor(arg: number | Memory, options?: QueueOptions<T> | Codec<T>) {
-    super(arg as number, options as QueueOptions<T>);
+  constructor(arg?: number | Memory, options?: QueueOptions<T> | Codec<T>) {
+    super(arg as number | undefined, options as QueueOptions<T>);
   }
 
   /** @internal The kind stored in the header. */

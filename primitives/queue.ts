@@ -64,6 +64,7 @@ import {
   CLOSED,
   codecFor,
   createQueueMemory,
+  DEFAULT_CAPACITY,
   DEFAULT_MAX_MESSAGE_BYTES,
   GET_SLEEPERS,
   HEAD,
@@ -190,14 +191,15 @@ export class Queue<T = unknown> {
   /**
    * Creates an empty queue.
    *
-   * @param capacity How many items it holds at most (an integer >= 1).
+   * @param capacity How many items it holds at most (an integer >= 1;
+   * default 1024: unlike Python's, a queue is never unbounded).
    * @param options `maxMessageBytes`, `codec`, and where to allocate it.
    * @throws {RangeError} If `capacity` or `maxMessageBytes` is out of range.
    */
-  constructor(capacity: number, options?: QueueOptions<T>);
+  constructor(capacity?: number, options?: QueueOptions<T>);
   /** @internal Wraps an already checked memory. */
   constructor(memory: Memory, codec: Codec<T>);
-  constructor(arg: number | Memory, options?: QueueOptions<T> | Codec<T>) {
+  constructor(arg?: number | Memory, options?: QueueOptions<T> | Codec<T>) {
     if (isMemory(arg)) {
       this.#memory = arg;
       this.#codec = options as Codec<T>;
@@ -211,7 +213,11 @@ export class Queue<T = unknown> {
           `Cannot create ${this.constructor.name}: the "number" codec needs maxMessageBytes >= 8, received ${maxBytes}`,
         );
       }
-      const params = checkQueueParams(this.kindName(), arg, maxBytes);
+      const params = checkQueueParams(
+        this.kindName(),
+        arg === undefined ? DEFAULT_CAPACITY : arg,
+        maxBytes,
+      );
       this.#memory = createQueueMemory(this.kindName(), params, id, opts?.allocate);
       this.#codec = codec;
     }

@@ -304,7 +304,8 @@ Deno.test("Queue: custom codec must be given again to from()", () => {
 });
 
 Deno.test("Queue: bad arguments are RangeError/TypeError and lose nothing", () => {
-  for (const capacity of [0, -1, 1.5, NaN, Infinity, 2 ** 30]) {
+  assert.equal(new Queue().capacity, 1024, "the default capacity (never unbounded)");
+  for (const capacity of [0, -1, 1.5, NaN, Infinity, 2 ** 30, null as unknown as number]) {
     assert.throws(() => new Queue(capacity), RangeError, `capacity ${capacity}`);
   }
   assert.throws(() => new Queue(1, { maxMessageBytes: -1 }), RangeError);
