@@ -36,7 +36,7 @@ import {
   readParam,
 } from "./_header.ts";
 import { codecFor } from "./_queue_layout.ts";
-import { ceilPow2, Ready, SpscRing } from "./_spsc_ring.ts";
+import { ceilPow2, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { LayoutError, PipeClosedError, TimeoutError } from "./errors.ts";
 
 const VERSION = 1;
@@ -354,7 +354,7 @@ export class PipeEnd<T = unknown> implements Disposable {
     if (message !== undefined) return message;
     const deadline = new Deadline(timeout);
     for (;;) {
-      const ready = ring.awaitReadable(deadline);
+      const ready = ring.awaitReadable(deadline, spinsFor(timeout));
       if (ready === Ready.Closed) this.#eof(verb);
       if (ready === Ready.TimedOut) {
         throw new TimeoutError(`Cannot ${verb}: nothing arrived within ${timeout} ms`);
@@ -493,7 +493,8 @@ export class PipeEnd<T = unknown> implements Disposable {
    */
   poll(options?: WaitOptions): boolean {
     const ring = this.#inRing("poll");
-    return ring.awaitReadable(new Deadline(options?.timeout ?? 0)) !== Ready.TimedOut;
+    const timeout = options?.timeout ?? 0;
+    return ring.awaitReadable(new Deadline(timeout), spinsFor(timeout)) !== Ready.TimedOut;
   }
 
   /**

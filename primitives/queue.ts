@@ -131,7 +131,9 @@ const EMPTY: unique symbol = Symbol("empty");
 const CLAIM_FULL = -1;
 const CLAIM_CLOSED = -2;
 /** Reads of the queue state before a blocked call goes to sleep (about 10 µs). */
-const SPIN = 200;
+const SPIN = 250;
+/** The first reads go without a CPU pause (a pause costs about 50 ns here). */
+const TIGHT_SPIN = 50;
 /** Pauses before a wait for a half-done peer operation backs off to 1 ms sleeps. */
 const BACKOFF_SPINS = 1000;
 const CODEC_NUMBER = 5;
@@ -571,7 +573,7 @@ export class Queue<T = unknown> {
       if (((m.load(HEAD) + oneLap) | 0) !== m.load(TAIL) || m.load(CLOSED) !== 0) {
         if (this.#tryPut(value, bytes) === 1) return;
       }
-      pause();
+      if (i >= TIGHT_SPIN) pause();
     }
     m.add(PUT_SLEEPERS, 1);
     try {
@@ -730,7 +732,7 @@ export class Queue<T = unknown> {
       } else if (m.load(CLOSED) !== 0) {
         break;
       }
-      pause();
+      if (i >= TIGHT_SPIN) pause();
     }
     m.add(GET_SLEEPERS, 1);
     try {

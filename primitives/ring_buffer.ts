@@ -15,7 +15,7 @@ import {
   type PrimitiveHandle,
   readParam,
 } from "./_header.ts";
-import { ceilPow2, Ready, SpscRing } from "./_spsc_ring.ts";
+import { ceilPow2, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { ClosedError, LayoutError } from "./errors.ts";
 
 const VERSION = 1;
@@ -318,7 +318,7 @@ export class RingBuffer {
     if (this.#ring.tryPushBytes(bytes)) return true;
     const deadline = new Deadline(options?.timeout);
     for (;;) {
-      const ready = this.#ring.awaitWritable(need, deadline);
+      const ready = this.#ring.awaitWritable(need, deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#checkPushable();
       if (ready === Ready.TimedOut) return false;
       if (this.#ring.tryPushBytes(bytes)) return true;
@@ -399,7 +399,7 @@ export class RingBuffer {
     if (message !== undefined) return message;
     const deadline = new Deadline(options?.timeout);
     for (;;) {
-      const ready = this.#ring.awaitReadable(deadline);
+      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#throwClosedPop();
       if (ready === Ready.TimedOut) return undefined;
       message = this.#ring.tryPopBytes();
@@ -485,6 +485,7 @@ export class RingBuffer {
       const ready = this.#ring.awaitWritable(
         SpscRing.frameCells(messages[done].length),
         deadline,
+        spinsFor(options?.timeout),
       );
       if (ready === Ready.Closed) this.#checkPushable();
       if (ready === Ready.TimedOut) break;
@@ -541,7 +542,7 @@ export class RingBuffer {
     if (this.#ring.tryPopManyBytes(max, out) > 0) return out;
     const deadline = new Deadline(options?.timeout);
     for (;;) {
-      const ready = this.#ring.awaitReadable(deadline);
+      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#throwClosedPop();
       if (ready === Ready.TimedOut) return out;
       if (this.#ring.tryPopManyBytes(max, out) > 0) return out;
@@ -611,7 +612,7 @@ export class RingBuffer {
     if (this.#pushOneNumber(value)) return true;
     const deadline = new Deadline(options?.timeout);
     for (;;) {
-      const ready = this.#ring.awaitWritable(3, deadline);
+      const ready = this.#ring.awaitWritable(3, deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#checkPushable();
       if (ready === Ready.TimedOut) return false;
       if (this.#pushOneNumber(value)) return true;
@@ -690,7 +691,7 @@ export class RingBuffer {
     if (value !== undefined) return value;
     const deadline = new Deadline(options?.timeout);
     for (;;) {
-      const ready = this.#ring.awaitReadable(deadline);
+      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#throwClosedPop();
       if (ready === Ready.TimedOut) return undefined;
       value = this.#ring.tryPopNumber();
@@ -779,7 +780,7 @@ export class RingBuffer {
       done += pushed;
       if (pushed > 0) continue;
       deadline ??= new Deadline(options?.timeout);
-      const ready = this.#ring.awaitWritable(need, deadline);
+      const ready = this.#ring.awaitWritable(need, deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#checkPushable();
       if (ready === Ready.TimedOut) break;
     }
@@ -857,7 +858,7 @@ export class RingBuffer {
         );
       }
       deadline ??= new Deadline(options?.timeout);
-      const ready = this.#ring.awaitReadable(deadline);
+      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#throwClosedPop();
       if (ready === Ready.TimedOut) return 0;
     }
