@@ -114,6 +114,11 @@ Deno.test({
   ...T,
   fn: async () => {
     await using pool = new Pool({ module: TASKS, size: 2 });
+    // Completion order is only meaningful once both workers run (start-up can be slow).
+    for (let i = 0; i < 50; i++) {
+      const ids = await Promise.all([pool.apply("sleepyWho", [30]), pool.apply("sleepyWho", [30])]);
+      if (ids[0] !== ids[1]) break;
+    }
     const ordered: number[] = [];
     for await (const x of pool.imap<number>("slowFirst", [0, 1, 2, 3, 4, 5])) ordered.push(x);
     assert.deepEqual(ordered, [0, 1, 2, 3, 4, 5]);

@@ -373,6 +373,9 @@ export class TaskRing {
   /** Closes the ring: consumers drain it and then stop. */
   close(): void {
     this.#memory.store(CLOSED, 1);
+    // Change SEQ too: a consumer between two slices of its sliced wait misses
+    // the notify, and only a changed SEQ makes its next slice return.
+    this.#memory.add(SEQ, 1);
     this.#memory.notify(SEQ);
   }
 

@@ -101,3 +101,9 @@ export function maybeCrash(x: number): number | Promise<never> {
   if (x % 13 === 3) throw new RangeError(`fail ${x}`);
   return x * 2;
 }
+
+/** Sleeps `ms`, then returns the id of the worker that ran it. */
+export async function sleepyWho(ms: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return workerInfo()!.id;
+}
