@@ -163,9 +163,12 @@ export class SabMemory implements Memory {
    *
    * In a thread started by this module's worker handles the wait is sliced
    * (see `shm/interrupt.ts`): it throws `TerminatedError` within
-   * `INTERRUPT_SLICE_MS` of a terminate request. Slicing loses no wake-up:
-   * a notify that falls between two slices was preceded by a change of the
-   * cell (futex protocol), so the next slice returns `"not-equal"` at once.
+   * `INTERRUPT_SLICE_MS` of a terminate request. Slicing loses no wake-up
+   * as long as the notifier follows the futex protocol — change the cell,
+   * then notify — which every primitive of this module does: a notify that
+   * falls between two slices finds the cell changed, so the next slice
+   * returns `"not-equal"` at once. (A bare notify on an unchanged cell can
+   * be missed by a sliced waiter.)
    */
   wait(cell: number, expected: number, timeoutMs: number = Infinity): WaitResult {
     if (!isInterruptible()) return Atomics.wait(this.#cells, cell, expected, timeoutMs);
