@@ -53,3 +53,15 @@ export {
   type SharedValueType,
 } from "./primitives/shared_value.ts";
 export type { AnyLock, AnyLockHandle } from "./primitives/_any_lock.ts";
+export {
+  isMainThread,
+  KILLED_EXIT_CODE,
+  TERMINATE_GRACE_MS,
+  TERMINATED_EXIT_CODE,
+  type WorkerInfo,
+  workerInfo,
+  WorkerProcess,
+  type WorkerProcessOptions,
+} from "./workers/worker_process.ts";
+export { type ApplyAsyncOptions, AsyncResult, Pool, type PoolOptions } from "./workers/pool.ts";
+export { registerRevivable, type Reviver } from "./workers/revive.ts";
