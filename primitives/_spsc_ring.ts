@@ -29,6 +29,10 @@
  *   whose last chunk is an ordinary byte frame (used by pipes only);
  * - `h >>> 30 === 2`: `h & 0x3fffffff` int32 numbers, one per cell;
  * - `h >>> 30 === 3`: `h & 0x3fffffff` float64 numbers, two cells each.
+ * - `h === 0x7fffffff`: a pad cell, skipped: the producer puts one before a
+ *   frame with a payload that would otherwise start on an even cell, so that
+ *   payloads are 8-byte aligned (V8 copies shared memory word by word only
+ *   between 8-byte aligned addresses).
  * A frame that claims more cells than TAIL published, or an empty run, is
  * corrupt and throws {@linkcode MessageCorruptError}.
  *
@@ -61,7 +65,7 @@
  */
 
 import type { Memory } from "../shm/memory.ts";
-import { Deadline } from "../shm/timeout.ts";
+import { Deadline, normalizeTimeout } from "../shm/timeout.ts";
 import { allocateBytes } from "./_byte_pool.ts";
 import { MessageCorruptError } from "./errors.ts";
 
@@ -85,6 +89,14 @@ const COUNT_MASK = 0x3fffffff;
 const I32_RUN = 0x80000000 | 0;
 const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
+/**
+ * A one-cell filler the producer puts before a frame with a payload when the
+ * frame would start on an even cell, so that every payload starts on an
+ * 8-byte boundary: V8 copies to and from shared memory word by word only
+ * when both sides are 8-byte aligned, and byte by byte (6x slower) otherwise.
+ * (A chunk of 2^30 - 1 bytes cannot exist, so the value is unambiguous.)
+ */
+const PAD = 0x7fffffff;
 
 /** Reads of the other side's index before going to sleep (about 10 µs here). */
 const SPIN = 250;
@@ -97,6 +109,34 @@ const TIGHT_SPIN = 50;
  */
 export function spinsFor(timeout: number | undefined): boolean {
   return timeout === undefined || !(timeout <= 0);
+}
+
+/** What a wait needs of its deadline. */
+export interface Remaining {
+  /** Milliseconds left, never negative; `Infinity` for no deadline. */
+  remaining(): number;
+}
+
+/**
+ * A deadline that starts counting the first time it is asked: a blocking
+ * call that finds its answer while spinning never reads the clock (a
+ * `performance.now()` costs about as much as a whole push). The wait it
+ * bounds therefore starts after the spin (at most about 10 µs late, never
+ * early).
+ */
+export class LazyDeadline implements Remaining {
+  readonly #timeout: number;
+  #end = NaN;
+  /** @param timeout Milliseconds (normalised: undefined is forever, negative is 0). */
+  constructor(timeout: number | undefined) {
+    this.#timeout = normalizeTimeout(timeout);
+  }
+  remaining(): number {
+    if (this.#timeout === Infinity) return Infinity;
+    if (this.#end !== this.#end) this.#end = performance.now() + this.#timeout;
+    const left = this.#end - performance.now();
+    return left > 0 ? left : 0;
+  }
 }
 
 /** What the next frame holds, as `peekKind` reports it. */
@@ -141,6 +181,8 @@ export class SpscRing {
   #head = 0;
   /** Consumer's cache of TAIL. */
   #tail = 0;
+  /** Where {@linkcode SpscRing.#locate} found the next frame. */
+  #at = 0;
   /** The number array whose bytes {@linkcode SpscRing.#bytesOf} cached. */
   readonly #viewed: [Int32Array | Float64Array | undefined, Int32Array | Float64Array | undefined] =
     [
@@ -246,7 +288,7 @@ export class SpscRing {
 
   /** Cells a byte frame of `length` bytes takes. */
   static frameCells(length: number): number {
-    return 1 + ((length + 3) >>> 2);
+    return 2 + ((length + 3) >>> 2); // header, payload, and a pad cell at worst
   }
 
   /** Writes `bytes` at cell position `position` (wrapping). */
@@ -282,12 +324,16 @@ export class SpscRing {
   /** Pushes one byte frame if it fits now (header `header`, defaulting to its length). */
   tryPushBytes(bytes: Uint8Array, header: number = bytes.length): boolean {
     const m = this.memory;
-    const tail = m.load(this.#base + TAIL);
-    const need = 1 + ((bytes.length + 3) >>> 2);
+    let tail = m.load(this.#base + TAIL);
+    const pad = bytes.length > 0 ? 1 - (tail & 1) : 0;
+    const need = pad + 1 + ((bytes.length + 3) >>> 2);
     if (this.#free(tail, need) < need) return false;
-    m.store(this.#data + (tail & this.#mask), header);
-    this.#writePayload(tail + 1, bytes);
-    this.#publish((tail + need) | 0);
+    if (pad !== 0) m.store(this.#data + (tail & this.#mask), PAD);
+    const at = tail + pad;
+    m.store(this.#data + (at & this.#mask), header);
+    this.#writePayload(at + 1, bytes);
+    tail = (tail + need) | 0;
+    this.#publish(tail);
     return true;
   }
 
@@ -297,7 +343,7 @@ export class SpscRing {
    * out; after that the message is completed whatever the time (only the
    * reader's close stops it). Only pipes use chunks.
    */
-  pushChunked(bytes: Uint8Array, deadline: Deadline): Ready {
+  pushChunked(bytes: Uint8Array, deadline: Remaining): Ready {
     const chunk = ((this.capacity >>> 1) - 1) * 4;
     let offset = 0;
     while (bytes.length - offset > chunk) {
@@ -307,7 +353,10 @@ export class SpscRing {
         // Once a chunk is out, the message must be completed: only the
         // reader's close can stop it (a half message is never followed by
         // another message).
-        const ready = this.awaitWritable(1 + (chunk >>> 2), offset === 0 ? deadline : FOREVER);
+        const ready = this.awaitWritable(
+          SpscRing.frameCells(chunk),
+          offset === 0 ? deadline : FOREVER,
+        );
         if (ready !== Ready.Ok) return ready;
       }
       offset += chunk;
@@ -326,7 +375,7 @@ export class SpscRing {
   /** Async {@linkcode SpscRing.pushChunked}. */
   async pushChunkedAsync(
     bytes: Uint8Array,
-    deadline: Deadline,
+    deadline: Remaining,
     signal: AbortSignal | undefined,
   ): Promise<Ready> {
     const chunk = ((this.capacity >>> 1) - 1) * 4;
@@ -336,7 +385,7 @@ export class SpscRing {
       for (;;) {
         if (this.tryPushBytes(part, CHUNK | chunk)) break;
         const ready = await this.awaitWritableAsync(
-          1 + (chunk >>> 2),
+          SpscRing.frameCells(chunk),
           offset === 0 ? deadline : FOREVER,
           offset === 0 ? signal : undefined,
         );
@@ -367,10 +416,13 @@ export class SpscRing {
     let i = from;
     for (; i < messages.length; i++) {
       const bytes = messages[i];
-      const need = 1 + ((bytes.length + 3) >>> 2);
+      const pad = bytes.length > 0 ? 1 - (tail & 1) : 0;
+      const need = pad + 1 + ((bytes.length + 3) >>> 2);
       if (this.#free(tail, need) < need) break;
-      m.store(this.#data + (tail & this.#mask), bytes.length);
-      this.#writePayload(tail + 1, bytes);
+      if (pad !== 0) m.store(this.#data + (tail & this.#mask), PAD);
+      const at = tail + pad;
+      m.store(this.#data + (at & this.#mask), bytes.length);
+      this.#writePayload(at + 1, bytes);
       tail = (tail + need) | 0;
     }
     if (tail !== start) this.#publish(tail);
@@ -419,28 +471,31 @@ export class SpscRing {
   }
 
   /**
-   * Pushes as many numbers of `source[from..]` as fit now, as one run;
-   * returns how many.
+   * Pushes as many numbers of `source[from..]` as fit now, as one run, if
+   * that is at least `atLeast` of them; returns how many.
    */
-  tryPushRun(source: Int32Array | Float64Array, from: number): number {
+  tryPushRun(source: Int32Array | Float64Array, from: number, atLeast: number = 1): number {
     const m = this.memory;
     const tail = m.load(this.#base + TAIL);
     const perItem = source instanceof Int32Array ? 1 : 2;
     const wanted = source.length - from;
-    let free = this.#free(tail, 1 + wanted * perItem) - 1;
-    if (free < perItem) return 0;
+    const pad = 1 - (tail & 1);
+    let free = this.#free(tail, pad + 1 + wanted * perItem) - pad - 1;
+    if (free < atLeast * perItem) return 0;
     const count = Math.min(wanted, (free / perItem) | 0, COUNT_MASK);
     free = count * perItem;
-    m.store(this.#data + (tail & this.#mask), (perItem === 1 ? I32_RUN : F64_RUN) | count);
+    if (pad !== 0) m.store(this.#data + (tail & this.#mask), PAD);
+    const at = tail + pad;
+    m.store(this.#data + (at & this.#mask), (perItem === 1 ? I32_RUN : F64_RUN) | count);
     this.#writePayload(
-      tail + 1,
+      at + 1,
       from === 0 && count === source.length ? this.#bytesOf(source, 0) : new Uint8Array(
         source.buffer,
         source.byteOffset + from * source.BYTES_PER_ELEMENT,
         free * 4,
       ),
     );
-    this.#publish((tail + 1 + free) | 0);
+    this.#publish((at + 1 + free) | 0);
     return count;
   }
 
@@ -473,10 +528,28 @@ export class SpscRing {
     throw new MessageCorruptError(`Cannot read message: ${what} (the ring is corrupt)`);
   }
 
+  /**
+   * Finds the next frame: loads HEAD, moves past a pad cell if one is there
+   * (the pad is freed with the frame after it: the producer publishes a pad
+   * only together with its frame), leaves the frame's first cell in `#at`
+   * and returns the cells readable from there (<= 0: none).
+   */
+  #locate(): number {
+    const m = this.memory;
+    let head = m.load(this.#base + HEAD);
+    let used = this.#available(head);
+    if (used > 0 && m.load(this.#data + (head & this.#mask)) === PAD) {
+      head = (head + 1) | 0;
+      used--;
+    }
+    this.#at = head;
+    return used;
+  }
+
   /** What the next frame is, without taking it. */
   peekKind(): FrameKind {
-    const head = this.memory.load(this.#base + HEAD);
-    if (this.#available(head) <= 0) return "none";
+    if (this.#locate() <= 0) return "none";
+    const head = this.#at;
     const kind = this.memory.load(this.#data + (head & this.#mask)) >>> 30;
     return kind === KIND_I32 || kind === KIND_F64 ? "number" : "bytes";
   }
@@ -488,9 +561,9 @@ export class SpscRing {
   tryPopBytes(): Uint8Array | undefined {
     const m = this.memory;
     for (;;) {
-      const head = m.load(this.#base + HEAD);
-      const used = this.#available(head);
+      const used = this.#locate();
       if (used <= 0) return undefined;
+      const head = this.#at;
       const header = m.load(this.#data + (head & this.#mask));
       const kind = header >>> 30;
       if (kind === KIND_I32 || kind === KIND_F64) {
@@ -529,9 +602,14 @@ export class SpscRing {
     let head = start;
     let taken = 0;
     while (taken < max) {
-      const used = this.#available(head);
+      let used = this.#available(head);
       if (used <= 0) break;
-      const header = m.load(this.#data + (head & this.#mask));
+      let header = m.load(this.#data + (head & this.#mask));
+      if (header === PAD) {
+        head = (head + 1) | 0;
+        used--;
+        header = m.load(this.#data + (head & this.#mask));
+      }
       if (header >>> 30 !== KIND_BYTES) break;
       const cells = 1 + ((header + 3) >>> 2);
       if (cells > used || cells > this.capacity) {
@@ -580,9 +658,9 @@ export class SpscRing {
    */
   tryPopNumber(): number | undefined {
     const m = this.memory;
-    const head = m.load(this.#base + HEAD);
-    const used = this.#available(head);
+    const used = this.#locate();
     if (used <= 0) return undefined;
+    const head = this.#at;
     const mask = this.#mask;
     const header = m.load(this.#data + (head & mask));
     const kind = header >>> 30;
@@ -622,9 +700,9 @@ export class SpscRing {
    */
   tryPopRun(target: Int32Array | Float64Array, from: number): number {
     const m = this.memory;
-    const head = m.load(this.#base + HEAD);
-    const used = this.#available(head);
+    const used = this.#locate();
     if (used <= 0) return 0;
+    const head = this.#at;
     const mask = this.#mask;
     const header = m.load(this.#data + (head & mask));
     const kind = header >>> 30;
@@ -653,8 +731,8 @@ export class SpscRing {
 
   /** The kind code of the next frame's header, or -1 if empty. */
   nextKindCode(): number {
-    const head = this.memory.load(this.#base + HEAD);
-    if (this.#available(head) <= 0) return -1;
+    if (this.#locate() <= 0) return -1;
+    const head = this.#at;
     return this.memory.load(this.#data + (head & this.#mask)) >>> 30;
   }
 
@@ -664,7 +742,7 @@ export class SpscRing {
    * Waits until some frame is readable (Ok), the writer closed with nothing
    * left (Closed), or the deadline passes (TimedOut). Spins briefly first.
    */
-  awaitReadable(deadline: Deadline, spin: boolean = true): Ready {
+  awaitReadable(deadline: Remaining, spin: boolean = true): Ready {
     const m = this.memory;
     const base = this.#base;
     const spins = spin ? SPIN : 0;
@@ -691,7 +769,7 @@ export class SpscRing {
   }
 
   /** Async {@linkcode SpscRing.awaitReadable}. */
-  async awaitReadableAsync(deadline: Deadline, signal: AbortSignal | undefined): Promise<Ready> {
+  async awaitReadableAsync(deadline: Remaining, signal: AbortSignal | undefined): Promise<Ready> {
     const m = this.memory;
     const base = this.#base;
     for (;;) {
@@ -727,7 +805,7 @@ export class SpscRing {
    * Waits until `need` cells are free (Ok), the reader closed (Closed), or the
    * deadline passes (TimedOut). Spins briefly first.
    */
-  awaitWritable(need: number, deadline: Deadline, spin: boolean = true): Ready {
+  awaitWritable(need: number, deadline: Remaining, spin: boolean = true): Ready {
     const m = this.memory;
     const base = this.#base;
     const spins = spin ? SPIN : 0;
@@ -758,7 +836,7 @@ export class SpscRing {
   /** Async {@linkcode SpscRing.awaitWritable}. */
   async awaitWritableAsync(
     need: number,
-    deadline: Deadline,
+    deadline: Remaining,
     signal: AbortSignal | undefined,
   ): Promise<Ready> {
     const m = this.memory;

@@ -27,7 +27,7 @@
 
 import { type Codec, type CodecName, resolveCodec } from "../shm/codec.ts";
 import type { Memory } from "../shm/memory.ts";
-import { type AsyncWaitOptions, Deadline, type WaitOptions } from "../shm/timeout.ts";
+import type { AsyncWaitOptions, WaitOptions } from "../shm/timeout.ts";
 import {
   attachPrimitive,
   createMemory,
@@ -36,7 +36,7 @@ import {
   readParam,
 } from "./_header.ts";
 import { codecFor } from "./_queue_layout.ts";
-import { ceilPow2, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
+import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { LayoutError, PipeClosedError, TimeoutError } from "./errors.ts";
 
 const VERSION = 1;
@@ -322,7 +322,7 @@ export class PipeEnd<T = unknown> implements Disposable {
   #sendRaw(bytes: Uint8Array, timeout: number | undefined, verb: string): void {
     const out = this.#outRing(verb);
     if (SpscRing.frameCells(bytes.length) <= out.capacity && out.tryPushBytes(bytes)) return;
-    const ready = out.pushChunked(bytes, new Deadline(timeout));
+    const ready = out.pushChunked(bytes, new LazyDeadline(timeout));
     if (ready === Ready.Closed) this.#outRing(verb);
     if (ready === Ready.TimedOut) {
       throw new TimeoutError(`Cannot ${verb}: the pipe stayed full for ${timeout} ms`);
@@ -339,7 +339,7 @@ export class PipeEnd<T = unknown> implements Disposable {
     if (SpscRing.frameCells(bytes.length) <= out.capacity && out.tryPushBytes(bytes)) return;
     const ready = await out.pushChunkedAsync(
       bytes.slice(),
-      new Deadline(options?.timeout),
+      new LazyDeadline(options?.timeout),
       options?.signal,
     );
     if (ready === Ready.Closed) this.#outRing(verb);
@@ -352,7 +352,7 @@ export class PipeEnd<T = unknown> implements Disposable {
     const ring = this.#inRing(verb);
     let message = ring.tryPopBytes();
     if (message !== undefined) return message;
-    const deadline = new Deadline(timeout);
+    const deadline = new LazyDeadline(timeout);
     for (;;) {
       const ready = ring.awaitReadable(deadline, spinsFor(timeout));
       if (ready === Ready.Closed) this.#eof(verb);
@@ -369,7 +369,7 @@ export class PipeEnd<T = unknown> implements Disposable {
     const ring = this.#inRing(verb);
     let message = ring.tryPopBytes();
     if (message !== undefined) return message;
-    const deadline = new Deadline(options?.timeout);
+    const deadline = new LazyDeadline(options?.timeout);
     for (;;) {
       const ready = await ring.awaitReadableAsync(deadline, options?.signal);
       if (ready === Ready.Closed) this.#eof(verb);
@@ -494,7 +494,7 @@ export class PipeEnd<T = unknown> implements Disposable {
   poll(options?: WaitOptions): boolean {
     const ring = this.#inRing("poll");
     const timeout = options?.timeout ?? 0;
-    return ring.awaitReadable(new Deadline(timeout), spinsFor(timeout)) !== Ready.TimedOut;
+    return ring.awaitReadable(new LazyDeadline(timeout), spinsFor(timeout)) !== Ready.TimedOut;
   }
 
   /**
@@ -601,7 +601,7 @@ export class PipeEnd<T = unknown> implements Disposable {
     options?.signal?.throwIfAborted();
     const ring = this.#inRing("poll");
     const ready = await ring.awaitReadableAsync(
-      new Deadline(options?.timeout ?? 0),
+      new LazyDeadline(options?.timeout ?? 0),
       options?.signal,
     );
     return ready !== Ready.TimedOut;
