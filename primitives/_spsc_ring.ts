@@ -158,6 +158,7 @@ const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
 /** A frame of up to 3 cells composed here, then copied into the ring in one go. */
 const frame = new Int32Array(3);
+const frameBytes1 = new Uint8Array(frame.buffer, 0, 4);
 const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
 const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
 
@@ -328,9 +329,8 @@ export class SpscRing {
     const pad = bytes.length > 0 ? 1 - (tail & 1) : 0;
     const need = pad + 1 + ((bytes.length + 3) >>> 2);
     if (this.#free(tail, need) < need) return false;
-    if (pad !== 0) m.store(this.#data + (tail & this.#mask), PAD);
+    this.#writeHeader(tail, pad, header);
     const at = tail + pad;
-    m.store(this.#data + (at & this.#mask), header);
     this.#writePayload(at + 1, bytes);
     tail = (tail + need) | 0;
     this.#publish(tail);
@@ -419,9 +419,8 @@ export class SpscRing {
       const pad = bytes.length > 0 ? 1 - (tail & 1) : 0;
       const need = pad + 1 + ((bytes.length + 3) >>> 2);
       if (this.#free(tail, need) < need) break;
-      if (pad !== 0) m.store(this.#data + (tail & this.#mask), PAD);
+      this.#writeHeader(tail, pad, bytes.length);
       const at = tail + pad;
-      m.store(this.#data + (at & this.#mask), bytes.length);
       this.#writePayload(at + 1, bytes);
       tail = (tail + need) | 0;
     }
@@ -441,6 +440,22 @@ export class SpscRing {
       m.writeBytes(this.#dataByte + cell * 4, cells === 2 ? frameBytes2 : frameBytes3);
     } else {
       for (let i = 0; i < cells; i++) m.store(this.#data + ((position + i) & this.#mask), frame[i]);
+    }
+  }
+
+  /**
+   * Writes a frame header (after a pad cell if `pad` is 1) with a plain copy:
+   * a seq-cst store would stall on the cache line the consumer last read,
+   * and TAIL's store publishes the header anyway.
+   */
+  #writeHeader(position: number, pad: number, header: number): void {
+    if (pad !== 0) {
+      frame[0] = PAD;
+      frame[1] = header;
+      this.#writeFrame(position, 2);
+    } else {
+      frame[0] = header;
+      this.memory.writeBytes(this.#dataByte + (position & this.#mask) * 4, frameBytes1);
     }
   }
 
@@ -484,9 +499,8 @@ export class SpscRing {
     if (free < atLeast * perItem) return 0;
     const count = Math.min(wanted, (free / perItem) | 0, COUNT_MASK);
     free = count * perItem;
-    if (pad !== 0) m.store(this.#data + (tail & this.#mask), PAD);
+    this.#writeHeader(tail, pad, (perItem === 1 ? I32_RUN : F64_RUN) | count);
     const at = tail + pad;
-    m.store(this.#data + (at & this.#mask), (perItem === 1 ? I32_RUN : F64_RUN) | count);
     this.#writePayload(
       at + 1,
       from === 0 && count === source.length ? this.#bytesOf(source, 0) : new Uint8Array(
