@@ -29,10 +29,6 @@
  *   whose last chunk is an ordinary byte frame (used by pipes only);
  * - `h >>> 30 === 2`: `h & 0x3fffffff` int32 numbers, one per cell;
  * - `h >>> 30 === 3`: `h & 0x3fffffff` float64 numbers, two cells each.
- * - `h === 0x7fffffff`: a pad cell, skipped: the producer puts one before a
- *   frame with a payload that would otherwise start on an even cell, so that
- *   payloads are 8-byte aligned (V8 copies shared memory word by word only
- *   between 8-byte aligned addresses).
  * A frame that claims more cells than TAIL published, or an empty run, is
  * corrupt and throws {@linkcode MessageCorruptError}.
  *
@@ -89,14 +85,6 @@ const COUNT_MASK = 0x3fffffff;
 const I32_RUN = 0x80000000 | 0;
 const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
-/**
- * A one-cell filler the producer puts before a frame with a payload when the
- * frame would start on an even cell, so that every payload starts on an
- * 8-byte boundary: V8 copies to and from shared memory word by word only
- * when both sides are 8-byte aligned, and byte by byte (6x slower) otherwise.
- * (A chunk of 2^30 - 1 bytes cannot exist, so the value is unambiguous.)
- */
-const PAD = 0x7fffffff;
 
 /** Reads of the other side's index before going to sleep (about 10 µs here). */
 const SPIN = 250;
@@ -159,6 +147,8 @@ const f64Cells = new Int32Array(f64.buffer);
 /** A frame of up to 3 cells composed here, then copied into the ring in one go. */
 const frame = new Int32Array(3);
 const frameBytes1 = new Uint8Array(frame.buffer, 0, 4);
+/** Copies at least this long whose alignment differs are staged (see `#copyIn`). */
+const STAGE_MIN = 32;
 const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
 const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
 
@@ -184,6 +174,8 @@ export class SpscRing {
   #tail = 0;
   /** Where {@linkcode SpscRing.#locate} found the next frame. */
   #at = 0;
+  /** Staging buffer for copies whose alignment differs from the ring's. */
+  #stage: ArrayBuffer = new ArrayBuffer(1024);
   /** The number array whose bytes {@linkcode SpscRing.#bytesOf} cached. */
   readonly #viewed: [Int32Array | Float64Array | undefined, Int32Array | Float64Array | undefined] =
     [
@@ -289,7 +281,7 @@ export class SpscRing {
 
   /** Cells a byte frame of `length` bytes takes. */
   static frameCells(length: number): number {
-    return 2 + ((length + 3) >>> 2); // header, payload, and a pad cell at worst
+    return 1 + ((length + 3) >>> 2);
   }
 
   /** Writes `bytes` at cell position `position` (wrapping). */
@@ -298,13 +290,50 @@ export class SpscRing {
     if (length === 0) return;
     const cell = position & this.#mask;
     const room = (this.capacity - cell) * 4;
-    const m = this.memory;
     if (length <= room) {
-      m.writeBytes(this.#dataByte + cell * 4, bytes);
+      this.#copyIn(this.#dataByte + cell * 4, bytes);
     } else {
-      m.writeBytes(this.#dataByte + cell * 4, bytes.subarray(0, room));
-      m.writeBytes(this.#dataByte, bytes.subarray(room));
+      this.#copyIn(this.#dataByte + cell * 4, bytes.subarray(0, room));
+      this.#copyIn(this.#dataByte, bytes.subarray(room));
     }
+  }
+
+  /**
+   * Copies into shared memory. V8 copies to and from a SharedArrayBuffer
+   * word by word only when source and destination are aligned alike modulo
+   * 8, and byte by byte (about 6x slower) otherwise; cells are only 4-byte
+   * aligned. So a longer copy whose alignment differs goes through a staging
+   * buffer placed like the destination (a plain memcpy, then an aligned one).
+   */
+  #copyIn(byteOffset: number, bytes: Uint8Array): void {
+    const skew = byteOffset & 7;
+    if (bytes.length < STAGE_MIN || ((bytes.byteOffset - skew) & 7) === 0) {
+      this.memory.writeBytes(byteOffset, bytes);
+      return;
+    }
+    const staged = this.#staging(skew, bytes.length);
+    staged.set(bytes);
+    this.memory.writeBytes(byteOffset, staged);
+  }
+
+  /** Copies out of shared memory (see {@linkcode SpscRing.#copyIn}). */
+  #copyOut(byteOffset: number, target: Uint8Array): void {
+    const skew = byteOffset & 7;
+    if (target.length < STAGE_MIN || ((target.byteOffset - skew) & 7) === 0) {
+      this.memory.readBytes(byteOffset, target);
+      return;
+    }
+    const staged = this.#staging(skew, target.length);
+    this.memory.readBytes(byteOffset, staged);
+    target.set(staged);
+  }
+
+  /** A view of `length` bytes of the staging buffer, starting `skew` bytes past an 8-byte boundary. */
+  #staging(skew: number, length: number): Uint8Array {
+    if (this.#stage.byteLength < length + 8) {
+      this.#stage = new ArrayBuffer(Math.max(length + 8, this.#stage.byteLength * 2));
+    }
+    return new Uint8Array(this.#stage, skew, length);
   }
 
   /** Reads `target.length` bytes at cell position `position` (wrapping). */
@@ -313,12 +342,11 @@ export class SpscRing {
     if (length === 0) return;
     const cell = position & this.#mask;
     const room = (this.capacity - cell) * 4;
-    const m = this.memory;
     if (length <= room) {
-      m.readBytes(this.#dataByte + cell * 4, target);
+      this.#copyOut(this.#dataByte + cell * 4, target);
     } else {
-      m.readBytes(this.#dataByte + cell * 4, target.subarray(0, room));
-      m.readBytes(this.#dataByte, target.subarray(room));
+      this.#copyOut(this.#dataByte + cell * 4, target.subarray(0, room));
+      this.#copyOut(this.#dataByte, target.subarray(room));
     }
   }
 
@@ -326,12 +354,10 @@ export class SpscRing {
   tryPushBytes(bytes: Uint8Array, header: number = bytes.length): boolean {
     const m = this.memory;
     let tail = m.load(this.#base + TAIL);
-    const pad = bytes.length > 0 ? 1 - (tail & 1) : 0;
-    const need = pad + 1 + ((bytes.length + 3) >>> 2);
+    const need = 1 + ((bytes.length + 3) >>> 2);
     if (this.#free(tail, need) < need) return false;
-    this.#writeHeader(tail, pad, header);
-    const at = tail + pad;
-    this.#writePayload(at + 1, bytes);
+    this.#writeHeader(tail, header);
+    this.#writePayload(tail + 1, bytes);
     tail = (tail + need) | 0;
     this.#publish(tail);
     return true;
@@ -416,12 +442,10 @@ export class SpscRing {
     let i = from;
     for (; i < messages.length; i++) {
       const bytes = messages[i];
-      const pad = bytes.length > 0 ? 1 - (tail & 1) : 0;
-      const need = pad + 1 + ((bytes.length + 3) >>> 2);
+      const need = 1 + ((bytes.length + 3) >>> 2);
       if (this.#free(tail, need) < need) break;
-      this.#writeHeader(tail, pad, bytes.length);
-      const at = tail + pad;
-      this.#writePayload(at + 1, bytes);
+      this.#writeHeader(tail, bytes.length);
+      this.#writePayload(tail + 1, bytes);
       tail = (tail + need) | 0;
     }
     if (tail !== start) this.#publish(tail);
@@ -444,19 +468,13 @@ export class SpscRing {
   }
 
   /**
-   * Writes a frame header (after a pad cell if `pad` is 1) with a plain copy:
-   * a seq-cst store would stall on the cache line the consumer last read,
-   * and TAIL's store publishes the header anyway.
+   * Writes a frame header with a plain copy: a seq-cst store would stall on
+   * the cache line the consumer last read, and TAIL's store publishes the
+   * header anyway.
    */
-  #writeHeader(position: number, pad: number, header: number): void {
-    if (pad !== 0) {
-      frame[0] = PAD;
-      frame[1] = header;
-      this.#writeFrame(position, 2);
-    } else {
-      frame[0] = header;
-      this.memory.writeBytes(this.#dataByte + (position & this.#mask) * 4, frameBytes1);
-    }
+  #writeHeader(position: number, header: number): void {
+    frame[0] = header;
+    this.memory.writeBytes(this.#dataByte + (position & this.#mask) * 4, frameBytes1);
   }
 
   /** Pushes one int32 if a cell pair is free. */
@@ -494,13 +512,12 @@ export class SpscRing {
     const tail = m.load(this.#base + TAIL);
     const perItem = source instanceof Int32Array ? 1 : 2;
     const wanted = source.length - from;
-    const pad = 1 - (tail & 1);
-    let free = this.#free(tail, pad + 1 + wanted * perItem) - pad - 1;
+    let free = this.#free(tail, 1 + wanted * perItem) - 1;
     if (free < atLeast * perItem) return 0;
     const count = Math.min(wanted, (free / perItem) | 0, COUNT_MASK);
     free = count * perItem;
-    this.#writeHeader(tail, pad, (perItem === 1 ? I32_RUN : F64_RUN) | count);
-    const at = tail + pad;
+    this.#writeHeader(tail, (perItem === 1 ? I32_RUN : F64_RUN) | count);
+    const at = tail;
     this.#writePayload(
       at + 1,
       from === 0 && count === source.length ? this.#bytesOf(source, 0) : new Uint8Array(
@@ -543,21 +560,14 @@ export class SpscRing {
   }
 
   /**
-   * Finds the next frame: loads HEAD, moves past a pad cell if one is there
-   * (the pad is freed with the frame after it: the producer publishes a pad
-   * only together with its frame), leaves the frame's first cell in `#at`
-   * and returns the cells readable from there (<= 0: none).
+   * Finds the next frame: loads HEAD, leaves it in `#at` and returns the
+   * cells readable from there (<= 0: none).
    */
   #locate(): number {
     const m = this.memory;
-    let head = m.load(this.#base + HEAD);
-    let used = this.#available(head);
-    if (used > 0 && m.load(this.#data + (head & this.#mask)) === PAD) {
-      head = (head + 1) | 0;
-      used--;
-    }
+    const head = m.load(this.#base + HEAD);
     this.#at = head;
-    return used;
+    return this.#available(head);
   }
 
   /** What the next frame is, without taking it. */
@@ -616,14 +626,9 @@ export class SpscRing {
     let head = start;
     let taken = 0;
     while (taken < max) {
-      let used = this.#available(head);
+      const used = this.#available(head);
       if (used <= 0) break;
-      let header = m.load(this.#data + (head & this.#mask));
-      if (header === PAD) {
-        head = (head + 1) | 0;
-        used--;
-        header = m.load(this.#data + (head & this.#mask));
-      }
+      const header = m.load(this.#data + (head & this.#mask));
       if (header >>> 30 !== KIND_BYTES) break;
       const cells = 1 + ((header + 3) >>> 2);
       if (cells > used || cells > this.capacity) {

@@ -75,9 +75,8 @@ export class RingBuffer {
    * Creates an empty ring.
    *
    * @param capacity Bytes of message storage, rounded up to a power of two
-   * (at least 16). A message takes 4 bytes plus its length rounded up to 4
-   * (plus 4 bytes of alignment half the time); a number takes 8 (int32) or
-   * 12 (float64) bytes alone, 4 or 8 in a batch.
+   * (at least 16). A message takes 4 bytes plus its length rounded up to 4;
+   * a number takes 8 (int32) or 12 (float64) bytes alone, 4 or 8 in a batch.
    * @param options Where to allocate it (default: fresh shared memory).
    * @throws {RangeError} If `capacity` is not a positive integer up to 1 GiB.
    */
@@ -167,18 +166,17 @@ export class RingBuffer {
   }
 
   /**
-   * The largest byte message that fits (capacity minus its 4-byte prefix and
-   * 4 bytes of alignment).
+   * The largest byte message that fits (capacity minus its 4-byte prefix).
    *
    * @example
    * ```ts
    * import { RingBuffer } from "@concur/shm";
    *
-   * console.log(new RingBuffer(64).maxMessageBytes); // 56
+   * console.log(new RingBuffer(64).maxMessageBytes); // 60
    * ```
    */
   get maxMessageBytes(): number {
-    return (this.#ring.capacity - 2) * 4;
+    return (this.#ring.capacity - 1) * 4;
   }
 
   /**
@@ -190,7 +188,7 @@ export class RingBuffer {
    *
    * const ring = new RingBuffer(64);
    * ring.push(new Uint8Array(3));
-   * console.log(ring.usedBytes() > 0); // true
+   * console.log(ring.usedBytes()); // 8
    * ```
    */
   usedBytes(): number {
@@ -452,7 +450,7 @@ export class RingBuffer {
    * import { RingBuffer } from "@concur/shm";
    *
    * const ring = new RingBuffer(16);
-   * console.log(ring.tryPushMany([new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)])); // 1
+   * console.log(ring.tryPushMany([new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)])); // 2
    * ```
    */
   tryPushMany(messages: readonly Uint8Array[]): number {
@@ -747,7 +745,7 @@ export class RingBuffer {
    * import { RingBuffer } from "@concur/shm";
    *
    * const ring = new RingBuffer(16);
-   * console.log(ring.tryPushNumbers(new Int32Array([1, 2, 3, 4, 5]))); // 2
+   * console.log(ring.tryPushNumbers(new Int32Array([1, 2, 3, 4, 5]))); // 3
    * ```
    */
   tryPushNumbers(values: Int32Array | Float64Array): number {
@@ -786,7 +784,7 @@ export class RingBuffer {
       done += pushed;
       if (pushed > 0) continue;
       deadline ??= new LazyDeadline(options?.timeout);
-      const need = 2 + atLeast * perItem; // header, numbers, and a pad cell at worst
+      const need = 1 + atLeast * perItem;
       const ready = this.#ring.awaitWritable(need, deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#checkPushable();
       if (ready === Ready.TimedOut) break;
