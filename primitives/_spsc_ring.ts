@@ -176,6 +176,8 @@ export class SpscRing {
   #at = 0;
   /** Staging buffer for copies whose alignment differs from the ring's. */
   #stage: ArrayBuffer = new ArrayBuffer(1024);
+  /** The last staging view handed out (batches of one size reuse it). */
+  #staged: Uint8Array | undefined;
   /** The number array whose bytes {@linkcode SpscRing.#bytesOf} cached. */
   readonly #viewed: [Int32Array | Float64Array | undefined, Int32Array | Float64Array | undefined] =
     [
@@ -330,10 +332,12 @@ export class SpscRing {
 
   /** A view of `length` bytes of the staging buffer, starting `skew` bytes past an 8-byte boundary. */
   #staging(skew: number, length: number): Uint8Array {
+    const last = this.#staged;
+    if (last !== undefined && last.byteOffset === skew && last.length === length) return last;
     if (this.#stage.byteLength < length + 8) {
       this.#stage = new ArrayBuffer(Math.max(length + 8, this.#stage.byteLength * 2));
     }
-    return new Uint8Array(this.#stage, skew, length);
+    return (this.#staged = new Uint8Array(this.#stage, skew, length));
   }
 
   /** Reads `target.length` bytes at cell position `position` (wrapping). */
