@@ -12,7 +12,7 @@
  * | 1    | CONSUMER_SLEEPING | consumer, before it sleeps  | producer, per push |
  * | 2    | CONSUMER_BELL     | producer (wake), closers    | consumer (futex)   |
  * | 16   | HEAD              | consumer (frees cells)      | producer           |
- * | 17   | PRODUCER_SLEEPING | producer, before it sleeps  | consumer, per pop  |
+ * | 17   | PRODUCER_SLEEPING | producer, before it sleeps: the room (cells) it waits for | consumer, per pop |
  * | 18   | PRODUCER_BELL     | consumer (wake), closers    | producer (futex)   |
  * | 32   | WRITER_CLOSED     | the writing side's close    | both               |
  * | 33   | READER_CLOSED     | the reading side's close    | both               |
@@ -86,8 +86,12 @@ const I32_RUN = 0x80000000 | 0;
 const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
 
-/** Reads of the other side's index before going to sleep (about 10 µs here). */
-const SPIN = 250;
+/**
+ * Reads of the other side's index before going to sleep (about 25 µs here,
+ * half a futex sleep/wake round trip: a side that sleeps sooner makes the
+ * two sides take turns sleeping).
+ */
+const SPIN = 600;
 /** The first reads go without a CPU pause (a pause costs about 50 ns here). */
 const TIGHT_SPIN = 50;
 
@@ -550,8 +554,13 @@ export class SpscRing {
   #release(head: number): void {
     const m = this.memory;
     m.store(this.#base + HEAD, head);
+    // The sleeping producer said how much room it waits for (half the ring,
+    // so that it wakes to push a lot rather than once per freed frame). The
+    // cached TAIL is never ahead of the real one, so the room computed here
+    // is never less than the real room: a wake-up may come early, never late.
+    const want = m.load(this.#base + PRODUCER_SLEEPING);
     if (
-      m.load(this.#base + PRODUCER_SLEEPING) !== 0 &&
+      want !== 0 && this.capacity - ((this.#tail - head) | 0) >= want &&
       m.exchange(this.#base + PRODUCER_SLEEPING, 0) !== 0
     ) {
       m.add(this.#base + PRODUCER_BELL, 1);
@@ -838,8 +847,9 @@ export class SpscRing {
       }
       if (i >= TIGHT_SPIN) pause();
     }
+    const want = Math.max(need, this.capacity >>> 1);
     for (;;) {
-      m.store(base + PRODUCER_SLEEPING, 1);
+      m.store(base + PRODUCER_SLEEPING, want);
       const bell = m.load(base + PRODUCER_BELL);
       const state = this.#writableState(need);
       if (state !== Ready.TimedOut) {
@@ -864,8 +874,9 @@ export class SpscRing {
   ): Promise<Ready> {
     const m = this.memory;
     const base = this.#base;
+    const want = Math.max(need, this.capacity >>> 1);
     for (;;) {
-      m.store(base + PRODUCER_SLEEPING, 1);
+      m.store(base + PRODUCER_SLEEPING, want);
       const bell = m.load(base + PRODUCER_BELL);
       const state = this.#writableState(need);
       const remaining = deadline.remaining();
