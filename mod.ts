@@ -65,3 +65,13 @@ export {
 } from "./workers/worker_process.ts";
 export { type ApplyAsyncOptions, AsyncResult, Pool, type PoolOptions } from "./workers/pool.ts";
 export { registerRevivable, type Reviver } from "./workers/revive.ts";
+export { RingBuffer, type RingBufferHandle } from "./primitives/ring_buffer.ts";
+export {
+  Queue,
+  type QueueAttachOptions,
+  type QueueHandle,
+  type QueueOptions,
+} from "./primitives/queue.ts";
+export { JoinableQueue, type JoinableQueueHandle } from "./primitives/joinable_queue.ts";
+export { Pipe, PipeEnd, type PipeEndHandle, type PipeOptions } from "./primitives/pipe.ts";
+export { type Codec, type CodecName, createCodec } from "./shm/codec.ts";
