@@ -9,10 +9,35 @@ import { LayoutError } from "./errors.ts";
 import { Mutex, type MutexHandle } from "./mutex.ts";
 import { RecursiveMutex, type RecursiveMutexHandle } from "./recursive_mutex.ts";
 
-/** A lock a `Condition` or a shared value can use. */
+/**
+ * A lock a `Condition` or a shared value can use.
+ *
+ * @example
+ * ```ts
+ * import { type AnyLock, Condition, Mutex, RecursiveMutex } from "@concur/shm";
+ *
+ * const locks: AnyLock[] = [new Mutex(), new RecursiveMutex()];
+ * for (const lock of locks) {
+ *   console.log(new Condition(lock).getLock() === lock); // true
+ * }
+ * ```
+ */
 export type AnyLock = Mutex | RecursiveMutex;
 
-/** The handle of an {@linkcode AnyLock}. */
+/**
+ * The handle of an {@linkcode AnyLock}.
+ *
+ * @example
+ * ```ts
+ * import { type AnyLock, type AnyLockHandle, Mutex, RecursiveMutex } from "@concur/shm";
+ *
+ * // in a worker that receives a handle of either kind:
+ * function reviveLock(handle: AnyLockHandle): AnyLock {
+ *   return handle.kind === "Mutex" ? Mutex.from(handle) : RecursiveMutex.from(handle);
+ * }
+ * console.log(reviveLock(new RecursiveMutex().handle) instanceof RecursiveMutex); // true
+ * ```
+ */
 export type AnyLockHandle = MutexHandle | RecursiveMutexHandle;
 
 /** Whether `value` is a lock of this module. */

@@ -48,7 +48,17 @@ export const KIND: Readonly<Record<KindName, number>> = {
   Pipe: 11,
 };
 
-/** The name of a kind of primitive. */
+/**
+ * The name of a kind of primitive.
+ *
+ * @example
+ * ```ts
+ * import { Event, type KindName, Mutex } from "@concur/shm";
+ *
+ * const kinds: KindName[] = [new Mutex().handle.kind, new Event().handle.kind];
+ * console.log(kinds); // [ "Mutex", "Event" ]
+ * ```
+ */
 export type KindName =
   | "Mutex"
   | "RecursiveMutex"
@@ -65,6 +75,17 @@ export type KindName =
 /**
  * The plain, structured-cloneable form of a primitive: post it to a worker
  * and revive it there with `Kind.from(handle)`.
+ *
+ * @example
+ * ```ts
+ * import { Event, type PrimitiveHandle } from "@concur/shm";
+ *
+ * const event = new Event();
+ * const handle: PrimitiveHandle<"Event"> = event.handle; // postMessage(handle) to a worker
+ * const there = Event.from(handle); // in the worker
+ * event.set();
+ * console.log(handle.kind, there.isSet()); // "Event" true
+ * ```
  */
 export interface PrimitiveHandle<K extends string = string> {
   /** Which primitive this is. */
@@ -93,10 +114,36 @@ export function writeHeader(
  * default allocates a `SharedArrayBuffer` (threads of one process); the
  * process backends and the checking memory of `@concur/shm/testing` provide
  * others.
+ *
+ * @example
+ * ```ts
+ * import { type MemoryAllocator, Mutex, SabMemory } from "@concur/shm";
+ *
+ * let allocated = 0;
+ * const counting: MemoryAllocator = (byteLength) => {
+ *   allocated += byteLength;
+ *   return new SabMemory(byteLength);
+ * };
+ * const mutex = new Mutex({ allocate: counting });
+ * console.log(allocated > 0, mutex.tryLock()); // true true
+ * ```
  */
 export type MemoryAllocator = (byteLength: number) => Memory;
 
-/** Options every primitive constructor accepts. */
+/**
+ * Options every primitive constructor accepts.
+ *
+ * @example
+ * ```ts
+ * import { type CreateOptions, Event, Mutex, SabMemory } from "@concur/shm";
+ *
+ * // every primitive constructor takes it (process backends provide other allocators)
+ * const options: CreateOptions = { allocate: (byteLength) => new SabMemory(byteLength) };
+ * const mutex = new Mutex(options);
+ * const event = new Event(options);
+ * console.log(mutex.tryLock(), event.isSet()); // true false
+ * ```
+ */
 export interface CreateOptions {
   /** Where to allocate the state (default: a new `SharedArrayBuffer`). */
   allocate?: MemoryAllocator;

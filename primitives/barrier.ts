@@ -71,10 +71,35 @@ const BYTE_LENGTH = HEADER_BYTES + 5 * 4;
 const NO_TIMEOUT = -1;
 const MAX_PARTIES = 0x3fffffff;
 
-/** The structured-cloneable form of a {@linkcode Barrier}. */
+/**
+ * The structured-cloneable form of a {@linkcode Barrier}.
+ *
+ * @example
+ * ```ts
+ * import { Barrier, type BarrierHandle } from "@concur/shm";
+ *
+ * const barrier = new Barrier(3);
+ * const handle: BarrierHandle = barrier.handle; // postMessage(handle) to each worker
+ * const there = Barrier.from(handle); // in a worker
+ * console.log(there.parties); // 3
+ * ```
+ */
 export type BarrierHandle = PrimitiveHandle<"Barrier">;
 
-/** Local (per-instance) options: code cannot travel in shared memory. */
+/**
+ * Local (per-instance) options: code cannot travel in shared memory.
+ *
+ * @example
+ * ```ts
+ * import { Barrier, type BarrierLocalOptions } from "@concur/shm";
+ *
+ * const barrier = new Barrier(1);
+ * // functions cannot be posted: a worker gives its own action when reviving
+ * const local: BarrierLocalOptions = { action: () => console.log("round done") };
+ * const there = Barrier.from(barrier.handle, local);
+ * await there.waitAsync({ timeout: 1000 }); // prints "round done"
+ * ```
+ */
 export interface BarrierLocalOptions {
   /**
    * Runs once per generation, in the last party to arrive, before any party
@@ -84,7 +109,20 @@ export interface BarrierLocalOptions {
   action?: () => void;
 }
 
-/** Options of the {@linkcode Barrier} constructor. */
+/**
+ * Options of the {@linkcode Barrier} constructor.
+ *
+ * @example
+ * ```ts
+ * import { Barrier, type BarrierOptions } from "@concur/shm";
+ *
+ * let rounds = 0;
+ * const options: BarrierOptions = { timeout: 1000, action: () => rounds++ };
+ * const barrier = new Barrier(2, options);
+ * await Promise.all([barrier.waitAsync(), barrier.waitAsync()]); // each stands in for a worker
+ * console.log(rounds); // 1
+ * ```
+ */
 export interface BarrierOptions extends CreateOptions, BarrierLocalOptions {
   /**
    * Default timeout in ms of `wait()` calls that give none (stored in shared

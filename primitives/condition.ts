@@ -80,7 +80,21 @@ const BITMAP_CELLS = 32;
 const WINDOW = BITMAP_CELLS * 32;
 const BYTE_LENGTH = HEADER_BYTES + (2 + BITMAP_CELLS) * 4;
 
-/** The structured-cloneable form of a {@linkcode Condition}: its state and its lock's. */
+/**
+ * The structured-cloneable form of a {@linkcode Condition}: its state and its lock's.
+ *
+ * @example
+ * ```ts
+ * import { Condition, type ConditionHandle } from "@concur/shm";
+ *
+ * const cond = new Condition();
+ * const handle: ConditionHandle = cond.handle; // postMessage(handle) to a worker
+ * const there = Condition.from(handle); // in the worker: same condition, same lock
+ * cond.lock();
+ * console.log(handle.lock.kind, there.getLock().locked()); // "Mutex" true
+ * cond.unlock();
+ * ```
+ */
 export interface ConditionHandle {
   /** Always `"Condition"`. */
   readonly kind: "Condition";
@@ -90,7 +104,19 @@ export interface ConditionHandle {
   readonly lock: AnyLockHandle;
 }
 
-/** Options of the {@linkcode Condition} constructor. */
+/**
+ * Options of the {@linkcode Condition} constructor.
+ *
+ * @example
+ * ```ts
+ * import { Condition, type ConditionOptions, RecursiveMutex } from "@concur/shm";
+ *
+ * const lock = new RecursiveMutex();
+ * const options: ConditionOptions = { lock }; // Python's default, an RLock
+ * const cond = new Condition(options);
+ * console.log(cond.getLock() === lock); // true
+ * ```
+ */
 export interface ConditionOptions extends CreateOptions {
   /**
    * The lock to bind to. Default: a new `Mutex`. Pass a `RecursiveMutex` to

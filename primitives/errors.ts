@@ -35,7 +35,22 @@ export class ConcurrencyError extends Error {
   }
 }
 
-/** Why a buffer or handle was refused; see {@linkcode LayoutError}. */
+/**
+ * Why a buffer or handle was refused; see {@linkcode LayoutError}.
+ *
+ * @example
+ * ```ts
+ * import { LayoutError, type LayoutProblem, Mutex, Semaphore } from "@concur/shm";
+ *
+ * let problem: LayoutProblem | undefined;
+ * try {
+ *   Mutex.from(new Semaphore().handle as never);
+ * } catch (err) {
+ *   if (err instanceof LayoutError) problem = err.problem;
+ * }
+ * console.log(problem); // "wrong-kind"
+ * ```
+ */
 export type LayoutProblem =
   | "not-shared"
   | "misaligned"

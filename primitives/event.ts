@@ -48,7 +48,19 @@ const STATE = HEADER_CELLS;
 const BYTE_LENGTH = HEADER_BYTES + 4;
 const FLAG = 1;
 
-/** The structured-cloneable form of an {@linkcode Event}. */
+/**
+ * The structured-cloneable form of an {@linkcode Event}.
+ *
+ * @example
+ * ```ts
+ * import { Event, type EventHandle } from "@concur/shm";
+ *
+ * const done = new Event();
+ * const handle: EventHandle = done.handle; // postMessage(handle) to a worker
+ * Event.from(handle).set(); // in the worker
+ * console.log(done.isSet()); // true
+ * ```
+ */
 export type EventHandle = PrimitiveHandle<"Event">;
 
 /**

@@ -42,7 +42,21 @@ const FLAGS = HEADER_CELLS + 1;
 const OWNER_DIED = 1;
 const BYTE_LENGTH = HEADER_BYTES + 8;
 
-/** The structured-cloneable form of a {@linkcode Mutex}. */
+/**
+ * The structured-cloneable form of a {@linkcode Mutex}.
+ *
+ * @example
+ * ```ts
+ * import { Mutex, type MutexHandle } from "@concur/shm";
+ *
+ * const mutex = new Mutex();
+ * const handle: MutexHandle = mutex.handle; // postMessage(handle) to a worker
+ * const there = Mutex.from(handle); // in the worker: the same lock
+ * mutex.lock();
+ * console.log(there.locked(), there.tryLock()); // true false
+ * mutex.unlock();
+ * ```
+ */
 export type MutexHandle = PrimitiveHandle<"Mutex">;
 
 /**

@@ -46,13 +46,38 @@ const MIN_CELLS = 16;
 const MAX_CELLS = 1 << 28;
 const DEFAULT_CAPACITY = 64 * 1024;
 
-/** The structured-cloneable form of one end of a {@linkcode Pipe}. */
+/**
+ * The structured-cloneable form of one end of a {@linkcode Pipe}.
+ *
+ * @example
+ * ```ts
+ * import { Pipe, PipeEnd, type PipeEndHandle } from "@concur/shm";
+ *
+ * const [here, there] = Pipe<string>({ codec: "string" });
+ * const handle: PipeEndHandle = there.handle; // postMessage(handle) to a worker
+ * const end = PipeEnd.from<string>(handle); // in the worker (the codec is stored)
+ * end.send("hello");
+ * console.log(handle.end, here.recv()); // 1 "hello"
+ * ```
+ */
 export interface PipeEndHandle extends PrimitiveHandle<"Pipe"> {
   /** Which end: 0 (the first returned by `Pipe()`) or 1. */
   readonly end: 0 | 1;
 }
 
-/** Options of {@linkcode Pipe}. */
+/**
+ * Options of {@linkcode Pipe}.
+ *
+ * @example
+ * ```ts
+ * import { Pipe, type PipeOptions } from "@concur/shm";
+ *
+ * const options: PipeOptions<number> = { duplex: false, capacity: 1024, codec: "number" };
+ * const [reader, writer] = Pipe(options);
+ * writer.send(42);
+ * console.log(reader.recv()); // 42
+ * ```
+ */
 export interface PipeOptions<T> extends CreateOptions {
   /**
    * Whether both ends can send and receive. A one-way pipe returns

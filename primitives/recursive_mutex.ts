@@ -39,7 +39,21 @@ const FLAGS = HEADER_CELLS + 2;
 const OWNER_DIED = 1;
 const BYTE_LENGTH = HEADER_BYTES + 12;
 
-/** The structured-cloneable form of a {@linkcode RecursiveMutex}. */
+/**
+ * The structured-cloneable form of a {@linkcode RecursiveMutex}.
+ *
+ * @example
+ * ```ts
+ * import { RecursiveMutex, type RecursiveMutexHandle } from "@concur/shm";
+ *
+ * const rlock = new RecursiveMutex();
+ * const handle: RecursiveMutexHandle = rlock.handle; // postMessage(handle) to a worker
+ * const there = RecursiveMutex.from(handle); // in the worker: the same lock
+ * rlock.lock();
+ * console.log(there.locked()); // true
+ * rlock.unlock();
+ * ```
+ */
 export type RecursiveMutexHandle = PrimitiveHandle<"RecursiveMutex">;
 
 /**

@@ -66,10 +66,37 @@ const BYTE_LENGTH = HEADER_BYTES + 8;
 /** The largest value a semaphore can hold (Linux `SEM_VALUE_MAX`). */
 const MAX_VALUE = 0x7fffffff;
 
-/** The structured-cloneable form of a {@linkcode Semaphore}. */
+/**
+ * The structured-cloneable form of a {@linkcode Semaphore}.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore, type SemaphoreHandle } from "@concur/shm";
+ *
+ * const slots = new Semaphore(2);
+ * const handle: SemaphoreHandle = slots.handle; // postMessage(handle) to a worker
+ * Semaphore.from(handle).tryAcquire(); // in the worker
+ * console.log(slots.value); // 1
+ * ```
+ */
 export type SemaphoreHandle = PrimitiveHandle<"Semaphore">;
 
-/** Options of the {@linkcode Semaphore} constructor. */
+/**
+ * Options of the {@linkcode Semaphore} constructor.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore, type SemaphoreOptions, SemaphoreOverflowError } from "@concur/shm";
+ *
+ * const options: SemaphoreOptions = { bounded: true }; // Python's BoundedSemaphore
+ * const sem = new Semaphore(1, options);
+ * try {
+ *   sem.release(); // one more than the initial value
+ * } catch (err) {
+ *   console.log(err instanceof SemaphoreOverflowError); // true
+ * }
+ * ```
+ */
 export interface SemaphoreOptions extends CreateOptions {
   /**
    * If `true`, releasing past the initial value throws

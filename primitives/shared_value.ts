@@ -48,10 +48,34 @@ const SHAPE_ARRAY = 1;
 /** Largest element count whose byte length still fits the header's 32-bit cell. */
 const MAX_LENGTH = Math.floor((0x7fffffff - HEADER_BYTES) / 8);
 
-/** The element types of a {@linkcode SharedValue} or {@linkcode SharedArray}. */
+/**
+ * The element types of a {@linkcode SharedValue} or {@linkcode SharedArray}.
+ *
+ * @example
+ * ```ts
+ * import { SharedArray, SharedValue, type SharedValueType } from "@concur/shm";
+ *
+ * const type: SharedValueType = "float64";
+ * const total = new SharedValue(type, 0.5);
+ * const samples = new SharedArray(type, [1.5, 2.5]);
+ * console.log(total.value + samples.load(1)); // 3
+ * ```
+ */
 export type SharedValueType = "int32" | "uint32" | "float64";
 
-/** The structured-cloneable form of a {@linkcode SharedValue}. */
+/**
+ * The structured-cloneable form of a {@linkcode SharedValue}.
+ *
+ * @example
+ * ```ts
+ * import { SharedValue, type SharedValueHandle } from "@concur/shm";
+ *
+ * const hits = new SharedValue("int32", 0, { lock: true });
+ * const handle: SharedValueHandle = hits.handle; // postMessage(handle) to a worker
+ * SharedValue.from(handle).add(1); // in the worker (its lock comes along)
+ * console.log(hits.value, handle.lock?.kind); // 1 "Mutex"
+ * ```
+ */
 export interface SharedValueHandle {
   /** Always `"SharedValue"`. */
   readonly kind: "SharedValue";
@@ -61,7 +85,19 @@ export interface SharedValueHandle {
   readonly lock?: AnyLockHandle;
 }
 
-/** The structured-cloneable form of a {@linkcode SharedArray}. */
+/**
+ * The structured-cloneable form of a {@linkcode SharedArray}.
+ *
+ * @example
+ * ```ts
+ * import { SharedArray, type SharedArrayHandle } from "@concur/shm";
+ *
+ * const slots = new SharedArray("int32", 3);
+ * const handle: SharedArrayHandle = slots.handle; // postMessage(handle) to a worker
+ * SharedArray.from(handle).store(2, 7); // in the worker
+ * console.log(slots.toArray()); // [ 0, 0, 7 ]
+ * ```
+ */
 export interface SharedArrayHandle {
   /** Always `"SharedArray"`. */
   readonly kind: "SharedArray";
@@ -71,7 +107,24 @@ export interface SharedArrayHandle {
   readonly lock?: AnyLockHandle;
 }
 
-/** Options of the {@linkcode SharedValue} and {@linkcode SharedArray} constructors. */
+/**
+ * Options of the {@linkcode SharedValue} and {@linkcode SharedArray} constructors.
+ *
+ * @example
+ * ```ts
+ * import { Mutex, SharedValue, type SharedValueOptions } from "@concur/shm";
+ *
+ * const lock = new Mutex();
+ * const options: SharedValueOptions = { lock }; // one lock guarding two values
+ * const debit = new SharedValue("int32", 10, options);
+ * const credit = new SharedValue("int32", 0, options);
+ * lock.withLock(() => {
+ *   debit.sub(3);
+ *   credit.add(3);
+ * });
+ * console.log(debit.value, credit.value, debit.getLock() === credit.getLock()); // 7 3 true
+ * ```
+ */
 export interface SharedValueOptions extends CreateOptions {
   /**
    * `true`: create a new `Mutex` (Python's `lock=True`); a `Mutex` or

@@ -20,7 +20,21 @@ import { createHash } from "node:crypto";
 import { Command, Redis } from "./_ioredis.ts";
 import { RedisConnectionError } from "./errors.ts";
 
-/** Connection options shared by every Redis-backed object. */
+/**
+ * Connection options shared by every Redis-backed object.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisMutex } from "@concur/shm/redis";
+ *
+ * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "ledger", {
+ *   connectTimeout: 2000,
+ *   reconnectTimeout: 30_000, // ride out a Redis restart
+ *   prefix: "myapp:",
+ * });
+ * await mutex.disconnect();
+ * ```
+ */
 export interface RedisConnectOptions {
   /** Milliseconds allowed for the first connection (and each reconnect attempt). Default 5000. */
   connectTimeout?: number;

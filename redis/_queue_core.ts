@@ -46,7 +46,19 @@ import {
 import { Connection, LUA_NOW, type RedisConnectOptions, type Script } from "./_connection.ts";
 import { type RedisCodec, type RedisCodecName, resolveRedisCodec } from "./codec.ts";
 
-/** Options of `RedisQueue.open`. */
+/**
+ * Options of `RedisQueue.open`.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisQueue, type RedisQueueOptions } from "@concur/shm/redis";
+ *
+ * const options: RedisQueueOptions<string> = { capacity: 1000, codec: "string" };
+ * const queue = await RedisQueue.open("redis://127.0.0.1:6379", "lines", options);
+ * await queue.putAsync("first line");
+ * await queue.disconnect();
+ * ```
+ */
 export interface RedisQueueOptions<T = unknown> extends RedisConnectOptions {
   /**
    * Maximum number of items waiting in the queue; `0` or omitted: unbounded.
@@ -58,7 +70,19 @@ export interface RedisQueueOptions<T = unknown> extends RedisConnectOptions {
   codec?: RedisCodecName | RedisCodec<T>;
 }
 
-/** Options of `RedisJoinableQueue.open`. */
+/**
+ * Options of `RedisJoinableQueue.open`.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisJoinableQueue, type RedisJoinableQueueOptions } from "@concur/shm/redis";
+ *
+ * // an item a dead worker took is redelivered 60 s after its lease was last renewed
+ * const options: RedisJoinableQueueOptions<number> = { visibilityTimeout: 60_000 };
+ * const jobs = await RedisJoinableQueue.open("redis://127.0.0.1:6379", "jobs", options);
+ * await jobs.disconnect();
+ * ```
+ */
 export interface RedisJoinableQueueOptions<T = unknown> extends RedisQueueOptions<T> {
   /**
    * Milliseconds an item taken by `getAsync` stays leased to this handle

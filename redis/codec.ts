@@ -35,7 +35,18 @@ export interface RedisCodec<T> {
   decode(text: string): T;
 }
 
-/** The built-in codecs. */
+/**
+ * The built-in codecs.
+ *
+ * @example
+ * ```ts ignore
+ * import { type RedisCodecName, RedisQueue } from "@concur/shm/redis";
+ *
+ * const codec: RedisCodecName = "string"; // items stored as they are, readable with redis-cli
+ * const queue = await RedisQueue.open<string>("redis://127.0.0.1:6379", "log", { codec });
+ * await queue.disconnect();
+ * ```
+ */
 export type RedisCodecName = "json" | "string";
 
 const JSON_CODEC: RedisCodec<unknown> = {

@@ -42,7 +42,19 @@ import {
 } from "./_connection.ts";
 import { makeRedisGuard, type RedisLockGuard } from "./lock_guard.ts";
 
-/** Options of {@linkcode RedisMutex.open}. */
+/**
+ * Options of {@linkcode RedisMutex.open}.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisMutex, type RedisMutexOptions } from "@concur/shm/redis";
+ *
+ * const options: RedisMutexOptions = { lease: 3000 }; // freed 3 s after its holder dies
+ * const mutex = await RedisMutex.open("redis://127.0.0.1:6379", "ledger", options);
+ * await mutex.withLockAsync(() => console.log("held"));
+ * await mutex.disconnect();
+ * ```
+ */
 export interface RedisMutexOptions extends RedisConnectOptions {
   /**
    * Milliseconds a hold lasts without renewal. The holder renews it every

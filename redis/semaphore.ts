@@ -40,7 +40,19 @@ import { makeRedisGuard, type RedisGuard } from "./lock_guard.ts";
 
 const MAX_VALUE = 0x7fffffff;
 
-/** Options of {@linkcode RedisSemaphore.open}. */
+/**
+ * Options of {@linkcode RedisSemaphore.open}.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisSemaphore, type RedisSemaphoreOptions } from "@concur/shm/redis";
+ *
+ * const options: RedisSemaphoreOptions = { value: 3, bounded: true, lease: 5000 };
+ * const slots = await RedisSemaphore.open("redis://127.0.0.1:6379", "downloads", options);
+ * await slots.withPermitAsync(() => console.log("one of at most 3"));
+ * await slots.disconnect();
+ * ```
+ */
 export interface RedisSemaphoreOptions extends RedisConnectOptions {
   /**
    * Initial permits, an integer >= 0 (default 1). Stored with the semaphore

@@ -51,7 +51,19 @@ export const SEQUENCE_CELL = 32;
 /** Number of waiter slots (cells hash onto them). */
 export const WAIT_SLOTS = 24;
 
-/** How a shared file is used. */
+/**
+ * How a shared file is used.
+ *
+ * @example
+ * ```ts ignore
+ * import { Event } from "@concur/shm";
+ * import { type FileMode, openShared, sharedInfo } from "@concur/shm/process";
+ *
+ * const backend: FileMode = "file"; // works without FFI permission
+ * const flag = openShared(Event, "flag", { backend });
+ * console.log(sharedInfo(flag).backend); // "file"
+ * ```
+ */
 export type FileMode = "file" | "mmap";
 
 const MODE_CODE: Record<FileMode, number> = { file: 1, mmap: 2 };

@@ -66,7 +66,18 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
-/** The names of the built-in codecs. */
+/**
+ * The names of the built-in codecs.
+ *
+ * @example
+ * ```ts
+ * import { type CodecName, createCodec } from "@concur/shm";
+ *
+ * const name: CodecName = "string";
+ * const codec = createCodec(name);
+ * console.log(codec.decode(codec.encode("héllo"))); // "héllo"
+ * ```
+ */
 export type CodecName = "bytes" | "string" | "json" | "structured" | "number";
 
 /**

@@ -58,10 +58,36 @@ export { defaultSharedDir };
 export type { FileMode };
 import { SabMemory } from "./sab_memory.ts";
 
-/** How {@linkcode openShared} treats an existing or missing name. */
+/**
+ * How {@linkcode openShared} treats an existing or missing name.
+ *
+ * @example
+ * ```ts ignore
+ * import { Mutex } from "@concur/shm";
+ * import { type CreateMode, openShared, unlinkShared } from "@concur/shm/process";
+ *
+ * const create: CreateMode = "exclusive"; // fails with AlreadyExists if the name is taken
+ * const lock = openShared(Mutex, "job-lock", { create });
+ * // in the other processes: openShared(Mutex, "job-lock", { create: "never" })
+ * lock.withLock(() => console.log("held"));
+ * unlinkShared("job-lock");
+ * ```
+ */
 export type CreateMode = "if-missing" | "exclusive" | "never";
 
-/** Options of {@linkcode openShared}. */
+/**
+ * Options of {@linkcode openShared}.
+ *
+ * @example
+ * ```ts ignore
+ * import { Event } from "@concur/shm";
+ * import { openShared, type OpenSharedOptions } from "@concur/shm/process";
+ *
+ * const options: OpenSharedOptions = { create: "if-missing", backend: "file", leaseMs: 2 };
+ * const ready = openShared(Event, "ready", options); // creates it, or attaches to it
+ * ready.set();
+ * ```
+ */
 export interface OpenSharedOptions {
   /**
    * `"if-missing"` (default): attach if the name exists, else create;
@@ -86,7 +112,20 @@ export interface OpenSharedOptions {
   leaseMs?: number;
 }
 
-/** A primitive class that named objects can be made of. */
+/**
+ * A primitive class that named objects can be made of.
+ *
+ * @example
+ * ```ts ignore
+ * import { Event, Semaphore } from "@concur/shm";
+ * import { openShared, type SharedKind } from "@concur/shm/process";
+ *
+ * const kind: SharedKind<Event> = Event; // any primitive class: it has `name` and `from`
+ * const ready = openShared(kind, "ready");
+ * // a class whose constructor needs arguments: say how to create it
+ * const slots = openShared(Semaphore, "slots", undefined, (allocate) => new Semaphore(4, { allocate }));
+ * ```
+ */
 export interface SharedKind<T> {
   /** The class name, which is the primitive's kind (`"Mutex"`, `"Queue"`...). */
   readonly name: string;
@@ -94,7 +133,18 @@ export interface SharedKind<T> {
   from(handle: never): T;
 }
 
-/** Where a named object lives and which memory it uses. */
+/**
+ * Where a named object lives and which memory it uses.
+ *
+ * @example
+ * ```ts ignore
+ * import { Mutex } from "@concur/shm";
+ * import { openShared, type SharedInfo, sharedInfo } from "@concur/shm/process";
+ *
+ * const info: SharedInfo = sharedInfo(openShared(Mutex, "m"));
+ * console.log(info.path, info.backend); // ".../m" "mmap" (or "file")
+ * ```
+ */
 export interface SharedInfo {
   /** The file. */
   readonly path: string;
@@ -146,7 +196,17 @@ function isAbsolute(path: string): boolean {
   return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path) || path.startsWith("\\\\");
 }
 
-/** The backend a new object gets with `backend: "auto"`. */
+/**
+ * The backend a new object gets with `backend: "auto"`.
+ *
+ * @example
+ * ```ts
+ * import { defaultBackend } from "@concur/shm/process";
+ *
+ * const backend = defaultBackend();
+ * console.log(backend === "mmap" || backend === "file"); // true ("mmap" on Linux with FFI permission)
+ * ```
+ */
 export function defaultBackend(): FileMode {
   return mmapSupported() ? "mmap" : "file";
 }

@@ -27,7 +27,17 @@ import { MANAGED_OWNER_BIT, setCurrentOwnerId } from "../primitives/_owner.ts";
 import { EXTERNAL_OWNER_BIT, type ExternalLiveness, registerExternalLiveness } from "./liveness.ts";
 import { defaultSharedDir } from "./_shared_file.ts";
 
-/** Set in the owner ids of registered processes (`EXTERNAL_OWNER_BIT` of `shm/liveness.ts`). */
+/**
+ * Set in the owner ids of registered processes (`EXTERNAL_OWNER_BIT` of `shm/liveness.ts`).
+ *
+ * @example
+ * ```ts ignore
+ * import { PROCESS_OWNER_BIT, registerProcessOwner } from "@concur/shm/process";
+ *
+ * const id = registerProcessOwner();
+ * console.log((id & PROCESS_OWNER_BIT) !== 0); // true: the owner id of a process
+ * ```
+ */
 export const PROCESS_OWNER_BIT: number = EXTERNAL_OWNER_BIT;
 const NUMBER_MASK = PROCESS_OWNER_BIT - 1;
 const PREFIX = "concur-owner-";
@@ -128,6 +138,14 @@ const GC_BATCH = 32;
  *
  * @param limit How many owner files to look at.
  * @returns How many were removed.
+ *
+ * @example
+ * ```ts ignore
+ * import { collectDeadOwners } from "@concur/shm/process";
+ *
+ * // owner files left by killed processes (registration already removes a few)
+ * console.log(collectDeadOwners(100)); // how many were removed, often 0
+ * ```
  */
 export function collectDeadOwners(limit: number = Infinity): number {
   const dir = ownerDir ?? defaultSharedDir();
@@ -155,6 +173,15 @@ export function collectDeadOwners(limit: number = Infinity): number {
  *
  * @param id An owner id found in a lock word.
  * @returns `true` only if the owner is known to be dead.
+ *
+ * @example
+ * ```ts ignore
+ * import { isProcessOwnerDead, registerProcessOwner } from "@concur/shm/process";
+ *
+ * const me = registerProcessOwner();
+ * console.log(isProcessOwnerDead(me)); // false: this process is alive
+ * // an owner id read from a lock word whose process was killed: true
+ * ```
  */
 export function isProcessOwnerDead(id: number): boolean {
   if ((id & PROCESS_OWNER_BIT) === 0) return false;

@@ -37,7 +37,18 @@ export class Deadline {
   }
 }
 
-/** The options every blocking call accepts. */
+/**
+ * The options every blocking call accepts.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore, type WaitOptions } from "@concur/shm";
+ *
+ * const empty = new Semaphore(0);
+ * const options: WaitOptions = { timeout: 10 }; // ms; 0 polls once, absent waits forever
+ * console.log(empty.acquire(options)); // false: no permit within 10 ms
+ * ```
+ */
 export interface WaitOptions {
   /**
    * Milliseconds to wait at most. `undefined`/`Infinity` waits forever; a
@@ -46,7 +57,21 @@ export interface WaitOptions {
   timeout?: number;
 }
 
-/** The options every async blocking call accepts. */
+/**
+ * The options every async blocking call accepts.
+ *
+ * @example
+ * ```ts
+ * import { type AsyncWaitOptions, Event } from "@concur/shm";
+ *
+ * const event = new Event();
+ * const controller = new AbortController();
+ * const options: AsyncWaitOptions = { timeout: 1000, signal: controller.signal };
+ * const pending = event.waitAsync(options);
+ * controller.abort(new Error("cancelled"));
+ * await pending.catch((err: Error) => console.log(err.message)); // "cancelled"
+ * ```
+ */
 export interface AsyncWaitOptions extends WaitOptions {
   /** Aborting it rejects the pending call with `signal.reason`. */
   signal?: AbortSignal;

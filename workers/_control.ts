@@ -48,6 +48,17 @@ export const EXITED = 2;
 /**
  * `exitCode` of a worker ended by `terminate()` (Python reports `-SIGTERM`,
  * -15, for a terminated process; this module keeps the number).
+ *
+ * @example
+ * ```ts ignore
+ * import { TERMINATED_EXIT_CODE, WorkerProcess } from "@concur/shm";
+ *
+ * const worker = new WorkerProcess({ module: import.meta.url, fn: "longTask" });
+ * worker.start();
+ * worker.terminate();
+ * await worker.joinAsync();
+ * console.log(worker.exitCode === TERMINATED_EXIT_CODE); // true
+ * ```
  */
 export const TERMINATED_EXIT_CODE: number = -15;
 

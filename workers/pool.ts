@@ -21,7 +21,25 @@ import { decodeValue, encodeValue } from "./_pool_codec.ts";
 import { MAX_CONSUMERS, type PendingRecord, type RingRecord, TaskRing } from "./_task_ring.ts";
 import { toModuleUrl, WorkerProcess } from "./worker_process.ts";
 
-/** Options of {@linkcode Pool}. */
+/**
+ * Options of {@linkcode Pool}.
+ *
+ * @example
+ * ```ts ignore
+ * // squares.ts
+ * import { isMainThread, Pool, type PoolOptions } from "@concur/shm";
+ *
+ * export function square(x: number): number {
+ *   return x * x;
+ * }
+ *
+ * if (isMainThread()) {
+ *   const options: PoolOptions = { module: import.meta.url, size: 2, maxTasksPerWorker: 100 };
+ *   await using pool = new Pool(options);
+ *   console.log(await pool.map("square", [1, 2, 3])); // [1, 4, 9]
+ * }
+ * ```
+ */
 export interface PoolOptions {
   /**
    * URL of the module whose exported functions the tasks name (usually
@@ -49,7 +67,21 @@ export interface PoolOptions {
   maxTasksPerWorker?: number;
 }
 
-/** Callbacks of {@linkcode Pool.applyAsync}. */
+/**
+ * Callbacks of {@linkcode Pool.applyAsync}.
+ *
+ * @example
+ * ```ts ignore
+ * import { type ApplyAsyncOptions, Pool } from "@concur/shm";
+ *
+ * await using pool = new Pool({ module: new URL("./squares.ts", import.meta.url), size: 2 });
+ * const options: ApplyAsyncOptions<number> = {
+ *   callback: (value) => console.log("done", value), // "done" 49
+ *   errorCallback: (error) => console.error(error),
+ * };
+ * await pool.applyAsync<number>("square", [7], options).wait();
+ * ```
+ */
 export interface ApplyAsyncOptions<T> {
   /** Called once with the value, before the result becomes ready. */
   callback?: (value: T) => void;

@@ -40,10 +40,34 @@ import { TimeoutError } from "../primitives/errors.ts";
 
 const ARGS_PREFIX = "--concur-shm-args=";
 
-/** A permission: all (`true`), none (`false`/absent), or a list of paths/hosts/names. */
+/**
+ * A permission: all (`true`), none (`false`/absent), or a list of paths/hosts/names.
+ *
+ * @example
+ * ```ts ignore
+ * import { type Permission, startProcess } from "@concur/shm/process";
+ *
+ * const read: Permission = ["./data"]; // only this directory; `true`: all, `false`: none
+ * const child = startProcess(new URL("./child.ts", import.meta.url), {
+ *   permissions: { read, env: true },
+ * });
+ * await child.join();
+ * ```
+ */
 export type Permission = boolean | readonly string[];
 
-/** The permissions a child process runs with (Deno's `--allow-*` flags). */
+/**
+ * The permissions a child process runs with (Deno's `--allow-*` flags).
+ *
+ * @example
+ * ```ts ignore
+ * import { type ProcessPermissions, startProcess } from "@concur/shm/process";
+ *
+ * const permissions: ProcessPermissions = { read: true, write: ["/tmp/out"], net: false };
+ * const child = startProcess(new URL("./child.ts", import.meta.url), { permissions });
+ * await child.join();
+ * ```
+ */
 export interface ProcessPermissions {
   /** `--allow-read`. */
   read?: Permission;
@@ -61,7 +85,25 @@ export interface ProcessPermissions {
   sys?: Permission;
 }
 
-/** Options of {@linkcode startProcess}. */
+/**
+ * Options of {@linkcode startProcess}.
+ *
+ * @example
+ * ```ts ignore
+ * import { Event } from "@concur/shm";
+ * import { openShared, startProcess, type StartProcessOptions } from "@concur/shm/process";
+ *
+ * const ready = openShared(Event, "ready"); // only named objects cross processes
+ * const options: StartProcessOptions = {
+ *   args: [ready, 42], // the child reads them with processArgs()
+ *   name: "consumer",
+ *   stdout: "piped",
+ *   env: { LOG_LEVEL: "debug" },
+ * };
+ * const child = startProcess(new URL("./consumer.ts", import.meta.url), options);
+ * console.log(await child.join({ timeout: 10000 }), child.exitCode); // true 0
+ * ```
+ */
 export interface StartProcessOptions {
   /** Arguments for the child (JSON values and shared primitives); read with {@linkcode processArgs}. */
   args?: readonly unknown[];

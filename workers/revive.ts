@@ -23,7 +23,18 @@ import { RingBuffer } from "../primitives/ring_buffer.ts";
 import { Semaphore } from "../primitives/semaphore.ts";
 import { SharedArray, SharedValue } from "../primitives/shared_value.ts";
 
-/** Rebuilds a primitive from its handle (a class's `from`). */
+/**
+ * Rebuilds a primitive from its handle (a class's `from`).
+ *
+ * @example
+ * ```ts
+ * import { Mutex, registerRevivable, type Reviver } from "@concur/shm";
+ *
+ * // handles of kind "AppLock" arrive in workers as Mutex objects
+ * const reviveAppLock: Reviver = (handle: never) => Mutex.from(handle);
+ * registerRevivable("AppLock", reviveAppLock);
+ * ```
+ */
 export type Reviver = (handle: never) => unknown;
 
 const registry = new Map<string, Reviver>([

@@ -29,7 +29,20 @@ import { toTransferable } from "./revive.ts";
 
 export { TERMINATED_EXIT_CODE } from "./_control.ts";
 
-/** `exitCode` of a worker stopped with `kill()` (Python reports `-SIGKILL`, -9). */
+/**
+ * `exitCode` of a worker stopped with `kill()` (Python reports `-SIGKILL`, -9).
+ *
+ * @example
+ * ```ts ignore
+ * import { KILLED_EXIT_CODE, WorkerProcess } from "@concur/shm";
+ *
+ * const worker = new WorkerProcess({ module: import.meta.url, fn: "spinForever" });
+ * worker.start();
+ * worker.kill(); // stopped at once, without unwinding
+ * await worker.joinAsync();
+ * console.log(worker.exitCode === KILLED_EXIT_CODE); // true
+ * ```
+ */
 export const KILLED_EXIT_CODE: number = -9;
 export { type WorkerInfo, workerInfo } from "./_runtime.ts";
 
@@ -44,10 +57,47 @@ interface ThreadWorker {
 /**
  * How long `terminate()` lets a worker unwind cooperatively before it is
  * stopped by force.
+ *
+ * @example
+ * ```ts ignore
+ * import { TERMINATE_GRACE_MS, WorkerProcess } from "@concur/shm";
+ *
+ * const worker = new WorkerProcess({ module: import.meta.url, fn: "longTask" });
+ * worker.start();
+ * worker.terminate(); // asks it to unwind; stopped by force after TERMINATE_GRACE_MS
+ * console.log(await worker.joinAsync({ timeout: TERMINATE_GRACE_MS + 1000 })); // true
+ * ```
  */
 export const TERMINATE_GRACE_MS: number = 500;
 
-/** Options of {@linkcode WorkerProcess}. */
+/**
+ * Options of {@linkcode WorkerProcess}.
+ *
+ * @example
+ * ```ts ignore
+ * // tasks.ts
+ * import { Event, isMainThread, WorkerProcess, type WorkerProcessOptions } from "@concur/shm";
+ *
+ * export function waitForGo(go: Event): boolean {
+ *   return go.wait({ timeout: 5000 });
+ * }
+ *
+ * if (isMainThread()) {
+ *   const go = new Event();
+ *   const options: WorkerProcessOptions = {
+ *     module: import.meta.url,
+ *     fn: "waitForGo",
+ *     args: [go], // arrives revived as an Event
+ *     name: "waiter",
+ *   };
+ *   const worker = new WorkerProcess(options);
+ *   worker.start();
+ *   go.set();
+ *   await worker.joinAsync();
+ *   console.log(worker.exitCode); // 0
+ * }
+ * ```
+ */
 export interface WorkerProcessOptions {
   /**
    * URL of the module whose exported function runs: usually

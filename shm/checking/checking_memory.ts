@@ -36,13 +36,40 @@ import {
   OP_WRITE_BYTES,
 } from "./protocol.ts";
 
-/** Default size of the checking heap: room for many small primitives. */
+/**
+ * Default size of the checking heap: room for many small primitives.
+ *
+ * @example
+ * ```ts
+ * import { checkingHeap, DEFAULT_HEAP_BYTES } from "@concur/shm/testing";
+ *
+ * // the heap a thread gets unless useCheckingHeap() gave it another
+ * console.log(checkingHeap().byteLength === DEFAULT_HEAP_BYTES); // true
+ * ```
+ */
 export const DEFAULT_HEAP_BYTES: number = 1 << 22;
 
 /**
  * What a simulated thread does at each scheduling point: announce the
  * operation and return once the controller grants it (or throw to unwind an
  * aborted schedule). Waits and notifies are decided entirely by it.
+ *
+ * @example
+ * ```ts
+ * import { checkingAllocator, installScheduler, type SchedulerHook } from "@concur/shm/testing";
+ *
+ * const seen: number[] = [];
+ * const recorder: SchedulerHook = {
+ *   step: (_op, where) => void seen.push(where), // grant every step at once
+ *   wait: () => "timed-out",
+ *   notify: () => 0,
+ * };
+ * const memory = checkingAllocator(8);
+ * installScheduler(recorder);
+ * memory.add(1, 5);
+ * installScheduler(null);
+ * console.log(seen.length > 0, memory.load(1)); // true 5
+ * ```
  */
 export interface SchedulerHook {
   /** Announces a plain operation on heap cell / byte offset `where`; returns when granted. */

@@ -51,6 +51,30 @@ import {
  * A small concurrent program to explore: thread `i` runs the export
  * `threads[i]` of `module` as `fn(state, i)`, where `state` is what `setup`
  * returned (plain JSON: primitive handles, numbers...).
+ *
+ * @example
+ * ```ts ignore
+ * // lock_scenarios.ts: thread functions and the scenario in one module
+ * import { Mutex, type MutexHandle } from "@concur/shm";
+ * import { assertExplored, checkingAllocator, exploreRandom, type Scenario } from "@concur/shm/testing";
+ *
+ * export function locker(state: { mutex: MutexHandle }): boolean {
+ *   const mutex = Mutex.from(state.mutex);
+ *   return mutex.withLock(() => mutex.locked());
+ * }
+ *
+ * export const scenario: Scenario<{ mutex: MutexHandle }> = {
+ *   name: "two lockers",
+ *   module: import.meta.url,
+ *   threads: ["locker", "locker"],
+ *   setup: () => ({ mutex: new Mutex({ allocate: checkingAllocator }).handle }),
+ *   check: (_state, results) => {
+ *     if (!results.every((held) => held === true)) throw new Error("lock not held");
+ *   },
+ * };
+ *
+ * if (import.meta.main) assertExplored(await exploreRandom(scenario, { schedules: 200 }));
+ * ```
  */
 export interface Scenario<S = unknown> {
   /** A name for reports. */
@@ -77,10 +101,31 @@ export interface Scenario<S = unknown> {
 /**
  * One scheduling decision: `t >= 0` lets thread `t` take its next operation;
  * `-(t + 1)` makes thread `t`'s timed wait time out.
+ *
+ * @example
+ * ```ts
+ * import { type Choice, formatSchedule } from "@concur/shm/testing";
+ *
+ * // thread 0 steps twice, thread 1 steps, then thread 1's timed wait times out
+ * const schedule: Choice[] = [0, 0, 1, -(1 + 1)];
+ * console.log(formatSchedule(schedule).includes("T1")); // true
+ * ```
  */
 export type Choice = number;
 
-/** Picks the next step among the enabled choices. */
+/**
+ * Picks the next step among the enabled choices.
+ *
+ * @example
+ * ```ts
+ * import type { Chooser } from "@concur/shm/testing";
+ *
+ * // never preempts: runs the lowest-numbered enabled thread until it blocks or ends
+ * const lowestFirst: Chooser = { choose: (enabled) => enabled[0] };
+ * console.log(lowestFirst.choose([1, 2, -1], 2)); // 1
+ * // then: pool.run(scenario, lowestFirst)
+ * ```
+ */
 export interface Chooser {
   /**
    * Picks one of the enabled choices.
@@ -92,10 +137,35 @@ export interface Chooser {
   choose(enabled: readonly Choice[], running: number): Choice;
 }
 
-/** How one schedule ended. */
+/**
+ * How one schedule ended.
+ *
+ * @example
+ * ```ts ignore
+ * import { randomChooser, type ScheduleStatus, SimulationPool } from "@concur/shm/testing";
+ *
+ * await using pool = await SimulationPool.create(2);
+ * const status: ScheduleStatus = pool.run(scenario, randomChooser(1)).status;
+ * if (status === "deadlock") console.log("every thread is blocked forever");
+ * ```
+ */
 export type ScheduleStatus = "passed" | "failed" | "deadlock" | "step-limit";
 
-/** The outcome of running a scenario under one schedule. */
+/**
+ * The outcome of running a scenario under one schedule.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatSchedule, scheduleChooser, SimulationPool } from "@concur/shm/testing";
+ * import type { ScheduleResult } from "@concur/shm/testing";
+ *
+ * await using pool = await SimulationPool.create(2);
+ * const result: ScheduleResult = pool.run(scenario, scheduleChooser([0, 1, 0]), { trace: true });
+ * if (result.status !== "passed") {
+ *   console.log(result.message, formatSchedule(result.schedule), result.trace?.join("\n"));
+ * }
+ * ```
+ */
 export interface ScheduleResult {
   /** `passed`, or what went wrong. */
   readonly status: ScheduleStatus;

@@ -24,7 +24,21 @@ import {
   SimulationPool,
 } from "./controller.ts";
 
-/** A schedule that failed, with everything needed to reproduce it. */
+/**
+ * A schedule that failed, with everything needed to reproduce it.
+ *
+ * @example
+ * ```ts ignore
+ * import { exploreRandom, type ExplorationFailure, replay } from "@concur/shm/testing";
+ *
+ * const failure: ExplorationFailure | undefined = (await exploreRandom(scenario)).failure;
+ * if (failure) {
+ *   console.log(failure.status, failure.message);
+ *   const again = await replay(scenario, { schedule: failure.schedule }); // the same run
+ *   console.log(again.trace?.join("\n"));
+ * }
+ * ```
+ */
 export interface ExplorationFailure {
   /** What went wrong. */
   readonly status: Exclude<ScheduleStatus, "passed">;
@@ -38,7 +52,17 @@ export interface ExplorationFailure {
   readonly trace: string[];
 }
 
-/** What an exploration did. */
+/**
+ * What an exploration did.
+ *
+ * @example
+ * ```ts ignore
+ * import { exploreExhaustive, type ExplorationReport } from "@concur/shm/testing";
+ *
+ * const report: ExplorationReport = await exploreExhaustive(scenario, { maxSchedules: 5000 });
+ * console.log(report.schedules, report.complete, report.failure === undefined);
+ * ```
+ */
 export interface ExplorationReport {
   /** The scenario's name. */
   readonly scenario: string;
@@ -56,7 +80,18 @@ export interface ExplorationReport {
   readonly failure?: ExplorationFailure;
 }
 
-/** Options of {@linkcode exploreRandom}. */
+/**
+ * Options of {@linkcode exploreRandom}.
+ *
+ * @example
+ * ```ts ignore
+ * import { assertExplored, exploreRandom, type RandomOptions } from "@concur/shm/testing";
+ *
+ * // a fixed seed reproduces a failure found earlier; the time limit bounds CI time
+ * const options: RandomOptions = { schedules: 2000, seed: 1234, timeLimitMs: 10_000 };
+ * assertExplored(await exploreRandom(scenario, options));
+ * ```
+ */
 export interface RandomOptions {
   /** How many schedules (default 1,000). */
   schedules?: number;
@@ -68,7 +103,19 @@ export interface RandomOptions {
   pool?: SimulationPool;
 }
 
-/** Options of {@linkcode exploreExhaustive}. */
+/**
+ * Options of {@linkcode exploreExhaustive}.
+ *
+ * @example
+ * ```ts ignore
+ * import { assertExplored, type ExhaustiveOptions, exploreExhaustive } from "@concur/shm/testing";
+ *
+ * const options: ExhaustiveOptions = { preemptionBound: 3, maxSchedules: 50_000, timeLimitMs: 30_000 };
+ * const report = await exploreExhaustive(scenario, options);
+ * assertExplored(report);
+ * console.log(report.complete); // true if every schedule within 3 preemptions ran
+ * ```
+ */
 export interface ExhaustiveOptions {
   /** Most preemptions of a runnable thread per schedule (default 2). */
   preemptionBound?: number;
@@ -111,6 +158,16 @@ function generator(seed: number): () => number {
  * schedule is: a uniform walk switches threads at most steps, a sticky one
  * runs a thread for long stretches and preempts rarely (which finds bugs that
  * need one thread to get far ahead).
+ *
+ * @example
+ * ```ts
+ * import { randomChooser } from "@concur/shm/testing";
+ *
+ * const a = randomChooser(7);
+ * const b = randomChooser(7);
+ * const picks = (c: typeof a) => [1, 2, 3, 4].map(() => c.choose([0, 1, 2], 0)).join();
+ * console.log(picks(a) === picks(b)); // true: the same seed makes the same schedule
+ * ```
  */
 export function randomChooser(seed: number): Chooser {
   const random = generator(seed);

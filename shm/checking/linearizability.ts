@@ -14,7 +14,22 @@
  * @module
  */
 
-/** One completed operation of a recorded history. */
+/**
+ * One completed operation of a recorded history.
+ *
+ * @example
+ * ```ts
+ * import { checkLinearizable, mutexModel, type MutexInput, type Operation } from "@concur/shm/testing";
+ *
+ * // thread 1's tryLock failed while thread 0 held the lock: linearizable
+ * const history: Operation<MutexInput, boolean | "ok">[] = [
+ *   { thread: 0, input: { op: "lock" }, output: true, invoke: 0, response: 1 },
+ *   { thread: 1, input: { op: "tryLock" }, output: false, invoke: 2, response: 3 },
+ *   { thread: 0, input: { op: "unlock" }, output: "ok", invoke: 4, response: 5 },
+ * ];
+ * console.log(checkLinearizable(mutexModel(), history).ok); // true
+ * ```
+ */
 export interface Operation<I = unknown, O = unknown> {
   /** The thread (worker) that ran it. */
   readonly thread: number;
@@ -33,6 +48,23 @@ export interface Operation<I = unknown, O = unknown> {
  * input and recorded output, the next state, or `undefined` if the object
  * could not have produced that output in that state. States must be treated
  * as immutable.
+ *
+ * @example
+ * ```ts
+ * import { checkLinearizable, type SequentialModel } from "@concur/shm/testing";
+ *
+ * // a shared counter: "inc" returns the new value
+ * const counter: SequentialModel<number, "inc", number> = {
+ *   name: "counter",
+ *   init: () => 0,
+ *   step: (state, _input, output) => (output === state + 1 ? output : undefined),
+ * };
+ * const history = [
+ *   { thread: 0, input: "inc" as const, output: 2, invoke: 0, response: 4 },
+ *   { thread: 1, input: "inc" as const, output: 1, invoke: 1, response: 3 },
+ * ];
+ * console.log(checkLinearizable(counter, history).ok); // true: thread 1's inc took effect first
+ * ```
  */
 export interface SequentialModel<S, I, O> {
   /** A name for reports. */
@@ -45,7 +77,20 @@ export interface SequentialModel<S, I, O> {
   key?(state: S): string;
 }
 
-/** The verdict on one history. */
+/**
+ * The verdict on one history.
+ *
+ * @example
+ * ```ts
+ * import { checkLinearizable, type LinearizabilityResult, queueModel } from "@concur/shm/testing";
+ *
+ * const result: LinearizabilityResult = checkLinearizable(queueModel(1), [
+ *   { thread: 0, input: { op: "get" }, output: 5, invoke: 0, response: 1 }, // 5 was never put
+ * ]);
+ * console.log(result.ok, result.order); // false undefined
+ * if (!result.ok) console.log(result.description); // the history, one operation per line
+ * ```
+ */
 export interface LinearizabilityResult {
   /** Whether some legal sequential order exists. */
   readonly ok: boolean;
@@ -224,11 +269,33 @@ export class HistoryClock {
 
 // ------------------------------------------------------------------ models
 
-/** Inputs of {@linkcode queueModel}. */
+/**
+ * Inputs of {@linkcode queueModel}.
+ *
+ * @example
+ * ```ts
+ * import { queueModel, type QueueInput } from "@concur/shm/testing";
+ *
+ * const model = queueModel(2);
+ * const put: QueueInput = { op: "put", value: 7 };
+ * const get: QueueInput = { op: "get" };
+ * const state = model.step(model.init(), put, "ok", 0)!;
+ * console.log(model.step(state, get, 7, 1)); // []
+ * ```
+ */
 export type QueueInput = { op: "put"; value: number } | { op: "get" };
 /**
  * Outputs of {@linkcode queueModel}: `"ok"` for a put, the value for a get,
  * `"full"` / `"empty"` when a non-blocking (or timed-out) call failed.
+ *
+ * @example
+ * ```ts
+ * import { queueModel, type QueueOutput } from "@concur/shm/testing";
+ *
+ * const model = queueModel(2);
+ * const outcome: QueueOutput = "empty"; // a tryGet (or timed get) that found nothing
+ * console.log(model.step(model.init(), { op: "get" }, outcome, 0)); // []: legal when empty
+ * ```
  */
 export type QueueOutput = "ok" | "full" | "empty" | number;
 
@@ -265,11 +332,45 @@ export function queueModel(
   };
 }
 
-/** Inputs of {@linkcode ringBufferModel}: messages are identified by a number and a length. */
+/**
+ * Inputs of {@linkcode ringBufferModel}: messages are identified by a number and a length.
+ *
+ * @example
+ * ```ts
+ * import { ringBufferModel, type RingInput } from "@concur/shm/testing";
+ *
+ * const model = ringBufferModel(64);
+ * const push: RingInput = { op: "push", id: 1, length: 10 }; // message 1, 10 bytes
+ * const state = model.step(model.init(), push, true, 0)!;
+ * console.log(model.step(state, { op: "pop" }, 1, 1)?.ids); // []
+ * ```
+ */
 export type RingInput = { op: "push"; id: number; length: number } | { op: "pop" };
-/** Outputs: `true`/`false` for a push, the popped message's id or `null` (empty). */
+/**
+ * Outputs: `true`/`false` for a push, the popped message's id or `null` (empty).
+ *
+ * @example
+ * ```ts
+ * import { ringBufferModel, type RingOutput } from "@concur/shm/testing";
+ *
+ * const model = ringBufferModel(64);
+ * const popped: RingOutput = null; // a pop that found the ring empty
+ * console.log(model.step(model.init(), { op: "pop" }, popped, 0) !== undefined); // true
+ * ```
+ */
 export type RingOutput = boolean | number | null;
-/** State of {@linkcode ringBufferModel}: the messages held (ids, lengths) and bytes used. */
+/**
+ * State of {@linkcode ringBufferModel}: the messages held (ids, lengths) and bytes used.
+ *
+ * @example
+ * ```ts
+ * import { ringBufferModel, type RingState } from "@concur/shm/testing";
+ *
+ * const model = ringBufferModel(64);
+ * const state: RingState = model.step(model.init(), { op: "push", id: 1, length: 10 }, true, 0)!;
+ * console.log(state); // { ids: [ 1 ], lengths: [ 10 ], used: 16 }: a 4-byte header, padded
+ * ```
+ */
 export interface RingState {
   /** Ids of the messages held, oldest first. */
   readonly ids: readonly number[];
@@ -324,7 +425,19 @@ export function ringBufferModel(
   };
 }
 
-/** Inputs of {@linkcode semaphoreModel}. */
+/**
+ * Inputs of {@linkcode semaphoreModel}.
+ *
+ * @example
+ * ```ts
+ * import { semaphoreModel, type SemaphoreInput } from "@concur/shm/testing";
+ *
+ * const model = semaphoreModel(1);
+ * const acquire: SemaphoreInput = { op: "acquire" };
+ * const state = model.step(model.init(), acquire, true, 0)!;
+ * console.log(model.step(state, { op: "release" }, "ok", 0)); // 1: the permit is back
+ * ```
+ */
 export type SemaphoreInput = { op: "acquire" } | { op: "tryAcquire" } | { op: "release" };
 
 /**
@@ -356,7 +469,19 @@ export function semaphoreModel(
   };
 }
 
-/** Inputs of {@linkcode mutexModel}. */
+/**
+ * Inputs of {@linkcode mutexModel}.
+ *
+ * @example
+ * ```ts
+ * import { mutexModel, type MutexInput } from "@concur/shm/testing";
+ *
+ * const model = mutexModel();
+ * const tryLock: MutexInput = { op: "tryLock" };
+ * const held = model.step(model.init(), { op: "lock" }, true, 0)!;
+ * console.log(model.step(held, tryLock, false, 1) !== undefined); // true: failing is legal
+ * ```
+ */
 export type MutexInput = { op: "lock" } | { op: "tryLock" } | { op: "unlock" };
 
 /**
