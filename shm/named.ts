@@ -230,7 +230,8 @@ export function defaultBackend(): FileMode {
  *
  * @example A mutex shared by name between processes
  * ```ts ignore
- * import { Mutex, openShared, unlinkShared } from "@concur/shm";
+ * import { Mutex } from "@concur/shm";
+ * import { openShared, unlinkShared } from "@concur/shm/process";
  *
  * const mutex = openShared(Mutex, "example-lock");
  * mutex.withLock(() => console.log("held"));
@@ -510,7 +511,8 @@ function exists(path: string): boolean {
  *
  * @example
  * ```ts ignore
- * import { Mutex, openShared, sharedInfo } from "@concur/shm";
+ * import { Mutex } from "@concur/shm";
+ * import { openShared, sharedInfo } from "@concur/shm/process";
  *
  * console.log(sharedInfo(openShared(Mutex, "m")).backend); // "mmap" or "file"
  * ```
@@ -532,7 +534,8 @@ export function sharedInfo(object: object): SharedInfo {
  *
  * @example
  * ```ts ignore
- * import { closeShared, Mutex, openShared } from "@concur/shm";
+ * import { Mutex } from "@concur/shm";
+ * import { closeShared, openShared } from "@concur/shm/process";
  *
  * const mutex = openShared(Mutex, "m");
  * closeShared(mutex);

@@ -72,7 +72,7 @@ export function processRecoverySupported(): boolean {
  *
  * @example
  * ```ts ignore
- * import { registerProcessOwner } from "@concur/shm";
+ * import { registerProcessOwner } from "@concur/shm/process";
  *
  * registerProcessOwner(); // before taking any shared lock
  * ```

@@ -5,7 +5,8 @@
  *
  * ```ts ignore
  * // parent
- * const counter = openShared(SharedValue, "hits");
+ * const counter = openShared(SharedValue, "hits", undefined, (allocate) =>
+ *   new SharedValue("int32", 0, { allocate }));
  * const child = startProcess(new URL("./child.ts", import.meta.url), { args: [counter, 1000] });
  * await child.join();
  *
@@ -128,7 +129,8 @@ export interface StartProcessOptions {
  *
  * @example Run a module in a child process and wait for it
  * ```ts ignore
- * import { openShared, startProcess, Event } from "@concur/shm";
+ * import { Event } from "@concur/shm";
+ * import { openShared, startProcess } from "@concur/shm/process";
  *
  * const done = openShared(Event, "job-done");
  * const child = startProcess(new URL("./job.ts", import.meta.url), { args: [done] });
@@ -246,7 +248,7 @@ export class ProcessHandle implements AsyncDisposable {
  *
  * @example
  * ```ts ignore
- * import { startProcess } from "@concur/shm";
+ * import { startProcess } from "@concur/shm/process";
  *
  * const child = startProcess(new URL("./worker.ts", import.meta.url), { args: [42] });
  * await child.join();
@@ -290,7 +292,8 @@ export function startProcess(module: string | URL, options?: StartProcessOptions
  *
  * @example
  * ```ts ignore
- * import { processArgs, type Mutex } from "@concur/shm";
+ * import type { Mutex } from "@concur/shm";
+ * import { processArgs } from "@concur/shm/process";
  *
  * const [mutex, rounds] = processArgs() as [Mutex, number];
  * ```
