@@ -35,15 +35,42 @@
  *   loaded CLOSED = 1 and then TAIL = HEAD: every later claim comes after
  *   the close and turns into a tombstone, so no item is ever stranded.
  *
- * Crash window (matters across processes): a producer that dies after its
- * compare-exchange on TAIL and before it publishes leaves a claimed slot;
- * consumers reaching it wait for it (they never read it half-written, so no
- * torn message is ever delivered). Each claimed slot records its claimer's
- * owner id in its length cell (`CLAIMED - owner`, stored right after the
- * claim and replaced by the real length just before publication), so a
- * supervisor can tell a stuck slot from a slow one (`stuckProducer()`); the
- * window between the claim and that store is two instructions wide. Likewise a consumer that
- * dies between claiming and releasing a slot stops producers one lap later.
+ * Crash recovery (matters for killed workers and processes): a producer
+ * that dies after its compare-exchange on TAIL and before it publishes
+ * leaves a claimed slot. Consumers never read it half-written (so no torn
+ * message is ever delivered) and do not wait for it forever either. Each
+ * claimed slot records its claimer's owner id in its length cell
+ * (`CLAIMED - owner`, stored right after the claim and replaced by the real
+ * length just before publication). A consumer that has backed off on such a
+ * slot for a while (about 50 µs of spinning, then every ~8 ms) asks the
+ * liveness oracles (`shm/liveness.ts`: managed workers, registered
+ * processes) whether that owner is dead; if so it *recovers* the slot:
+ * 1. it moves HEAD past the slot with a compare-exchange (one winner among
+ *    the consumers: the one that now owns this slot's read, as in a get);
+ * 2. it moves the stamp from `head` (claimed, unpublished) to `head + oneLap`
+ *    (free for the next lap) with a compare-exchange, without delivering
+ *    anything. The producer publishes with a compare-exchange from `head`
+ *    to `head + 1` (the same one atomic operation a store costs), so
+ *    exactly one of the two succeeds. If the publish won, the consumer holds
+ *    an ordinary read claim and delivers the item: nothing is lost.
+ * Invariant: a slot's stamp leaves `head` exactly once, either published
+ * (`head + 1`, delivered by exactly one consumer) or recovered
+ * (`head + oneLap`, delivered by nobody); a producer whose publish fails
+ * puts the item again in a fresh slot, so a live producer never loses a put
+ * even if it was wrongly reported dead. A put that returned was published,
+ * hence delivered; only a put that never returned can be lost.
+ * Limits: (a) two windows do not name the claimer — between the claim and
+ * the store of its id, and between the store of the real length and the
+ * publish (a few instructions each); a producer killed there still blocks
+ * consumers at that slot (`stuckProducer()` returns -1). (b) The recovery
+ * relies on "dead" meaning the thread can no longer run: a thread reported
+ * dead that still executes plain byte writes into a recovered slot could
+ * spoil the next lap's item in it (worker handles mark a force-stopped
+ * worker dead just before stopping it; processes are dead for good). A
+ * consumer that dies between claiming and releasing a slot stops producers
+ * one lap later (not recovered). JoinableQueue's unfinished count is
+ * decremented for each recovered put; a producer killed between counting
+ * its put and claiming a slot leaves the count one too high.
  *
  * @module
  */
@@ -86,6 +113,7 @@ import {
 } from "./_header.ts";
 import { allocateBytes } from "./_byte_pool.ts";
 import { currentOwnerId } from "./_owner.ts";
+import { isOwnerDead } from "../shm/liveness.ts";
 import { ceilPow2 } from "./_spsc_ring.ts";
 import {
   MessageCorruptError,
@@ -127,15 +155,27 @@ export interface QueueAttachOptions<T> {
 
 /** Returned by the internal try-get when there is nothing to take. */
 const EMPTY: unique symbol = Symbol("empty");
+/** Returned by a get attempt that found the queue closed and drained. */
+const DRAINED: unique symbol = Symbol("drained");
 /** Claim results besides a slot cell. */
 const CLAIM_FULL = -1;
 const CLAIM_CLOSED = -2;
+/** Results of a recovery attempt besides a slot cell. */
+const NOT_RECOVERED = -1;
+const RECOVERED = -2;
 /** Reads of the queue state before a blocked call goes to sleep (about 10 µs). */
 const SPIN = 250;
 /** The first reads go without a CPU pause (a pause costs about 50 ns here). */
 const TIGHT_SPIN = 50;
 /** Pauses before a wait for a half-done peer operation backs off to 1 ms sleeps. */
 const BACKOFF_SPINS = 1000;
+/**
+ * Back-off rounds a consumer waits on a claimed, unpublished slot before it
+ * asks whether the claimer is dead (then again every 8 rounds, ~8 ms apart).
+ */
+const RECOVER_AFTER_SPINS = BACKOFF_SPINS + 2;
+/** The same bound where back-off rounds are 1 ms sleeps from the start (no spinning). */
+const RECOVER_AFTER_SLEEPS = 2;
 const CODEC_NUMBER = 5;
 const CODEC_BYTES = 1;
 
@@ -189,6 +229,13 @@ export class Queue<T = unknown> {
   readonly #lapMask: number;
   /** The stamp of the slot the last claim returned. */
   #stamp = 0;
+  /**
+   * The memory's `batch`, bound, or undefined (SAB, mmap: their operations
+   * are atomic one by one, and the fast paths then call the step directly).
+   */
+  readonly #batch: (<R>(fn: () => R) => R) | undefined;
+  /** Whether spinning on loads before sleeping pays (not when each load is a syscall). */
+  readonly #spin: boolean;
 
   /**
    * Creates an empty queue.
@@ -232,6 +279,8 @@ export class Queue<T = unknown> {
     this.#oneLap = ceilPow2(this.#capacity + 1);
     this.#indexMask = this.#oneLap - 1;
     this.#lapMask = ~this.#indexMask;
+    this.#batch = memory.batch?.bind(memory) as (<R>(fn: () => R) => R) | undefined;
+    this.#spin = memory.spinWorthwhile !== false;
   }
 
   /**
@@ -328,9 +377,29 @@ export class Queue<T = unknown> {
 
   // ------------------------------------------------------------ internals
 
+  /** Runs a non-waiting step as one batch when the memory has batches (slow paths). */
+  #step<R>(fn: () => R): R {
+    const batch = this.#batch;
+    return batch === undefined ? fn() : batch(fn);
+  }
+
+  /** One put attempt, as one batch on memories with batches: 1 put, 0 full. */
+  #attemptPut(value: T, bytes: Uint8Array | undefined): number {
+    const batch = this.#batch;
+    return batch === undefined
+      ? this.#tryPut(value, bytes)
+      : batch(() => this.#tryPut(value, bytes));
+  }
+
+  /** One get attempt, as one batch on memories with batches. */
+  #attemptGet(): T | typeof EMPTY {
+    const batch = this.#batch;
+    return batch === undefined ? this.#tryGet() : batch(() => this.#tryGet());
+  }
+
   /** Waits a little for a peer that is half-way through an operation. */
   #backoff(cell: number, value: number, spins: number): number {
-    if (spins < BACKOFF_SPINS) {
+    if (spins < BACKOFF_SPINS && this.#spin) {
       pause();
     } else {
       // The peer is descheduled (or dead): sleep 1 ms at a time instead of
@@ -399,6 +468,17 @@ export class Queue<T = unknown> {
       } else if (stamp === head) {
         // Nothing published here: empty, unless a producer is half-way.
         if (m.load(TAIL) === head) return -1;
+        if (
+          spins >= (this.#spin ? RECOVER_AFTER_SPINS : RECOVER_AFTER_SLEEPS) && (spins & 7) === 0
+        ) {
+          const taken = this.#recoverAbandoned(slot, head);
+          if (taken === RECOVERED) {
+            spins = 0;
+            head = m.load(HEAD);
+            continue;
+          }
+          if (taken === slot) return slot;
+        }
         spins = this.#backoff(slot, stamp, spins);
         head = m.load(HEAD);
       } else {
@@ -408,14 +488,59 @@ export class Queue<T = unknown> {
     }
   }
 
-  /** Publishes a written slot and wakes one sleeping consumer, if any. */
-  #publish(slot: number, stamp: number): void {
+  /**
+   * Skips the slot at `head` if its claimer died before publishing it (see
+   * "Crash recovery" in the module doc). Returns RECOVERED if this consumer
+   * turned it into a tombstone (and released it), `slot` if it claimed the
+   * read of a slot that turned out published after all (the caller reads it
+   * as usual), or NOT_RECOVERED (the claimer is alive, unknown, or another
+   * consumer moved HEAD first).
+   */
+  #recoverAbandoned(slot: number, head: number): number {
     const m = this.#memory;
-    m.store(slot, (stamp + 1) | 0);
+    const length = m.load(slot + 1);
+    // A real length (or the last lap's) does not name the claimer: wait.
+    if (length > CLAIMED || !isOwnerDead(CLAIMED - length)) return NOT_RECOVERED;
+    const next = (head & this.#indexMask) + 1 < this.#capacity
+      ? (head + 1) | 0
+      : ((head & this.#lapMask) + this.#oneLap) | 0;
+    // One winner: the consumer that moves HEAD past the slot owns its read.
+    if (m.compareExchange(HEAD, head, next) !== head) return NOT_RECOVERED;
+    this.#stamp = head;
+    // Release it to the next lap unpublished. The claimer publishes with a
+    // compare-exchange from `head`, so exactly one of the two succeeds: if
+    // it published first, this consumer holds a normal read claim on it.
+    if (m.compareExchange(slot, head, (head + this.#oneLap) | 0) !== head) return slot;
+    if (m.load(PUT_SLEEPERS) !== 0) {
+      m.add(NOT_FULL_BELL, 1);
+      m.notify(NOT_FULL_BELL, 1);
+    }
+    this.abandonedPut();
+    return RECOVERED;
+  }
+
+  /**
+   * @internal Called once for each put whose claimer died before publishing
+   * it (the item was never delivered): subclasses undo their bookkeeping.
+   */
+  protected abandonedPut(): void {}
+
+  /**
+   * Publishes a written slot and wakes one sleeping consumer, if any.
+   * Returns false if a consumer had tombstoned the slot (this thread was
+   * reported dead while it held the claim): nothing was published.
+   */
+  #publish(slot: number, stamp: number): boolean {
+    const m = this.#memory;
+    // A compare-exchange, not a store (the same one atomic RMW on the
+    // hardware): a producer that comes back after its slot was recovered
+    // cannot publish into it.
+    if (m.compareExchange(slot, stamp, (stamp + 1) | 0) !== stamp) return false;
     if (m.load(GET_SLEEPERS) !== 0) {
       m.add(NOT_EMPTY_BELL, 1);
       m.notify(NOT_EMPTY_BELL, 1);
     }
+    return true;
   }
 
   /** Hands a read slot to the next lap and wakes one sleeping producer, if any. */
@@ -449,6 +574,15 @@ export class Queue<T = unknown> {
 
   /** One attempt: 1 put, 0 full; throws QueueClosedError. */
   #tryPut(value: T, bytes: Uint8Array | undefined): number {
+    for (;;) {
+      const done = this.#tryPutOnce(value, bytes);
+      // -1: the slot was recovered under us (we were reported dead while we
+      // held it): nothing was published, so put the item again.
+      if (done >= 0) return done;
+    }
+  }
+
+  #tryPutOnce(value: T, bytes: Uint8Array | undefined): number {
     const slot = this.#claimWrite();
     if (slot < 0) {
       if (slot === CLAIM_FULL) return 0;
@@ -459,7 +593,7 @@ export class Queue<T = unknown> {
     m.store(slot + 1, claimedBy(currentOwnerId()));
     if (m.load(CLOSED) !== 0) {
       m.store(slot + 1, TOMBSTONE);
-      this.#publish(slot, stamp);
+      this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
     }
     if (bytes === undefined) {
@@ -474,8 +608,7 @@ export class Queue<T = unknown> {
       m.writeBytes((slot + SLOT_HEADER_CELLS) * 4, bytes);
       m.store(slot + 1, bytes.length);
     }
-    this.#publish(slot, stamp);
-    return 1;
+    return this.#publish(slot, stamp) ? 1 : -1;
   }
 
   /** One attempt: the item, or EMPTY. */
@@ -563,13 +696,19 @@ export class Queue<T = unknown> {
    */
   put(value: T, options?: WaitOptions): void {
     const bytes = this.#encode(value);
-    if (this.#tryPut(value, bytes) === 1) return;
+    const batch = this.#batch;
+    if (
+      (batch === undefined
+        ? this.#tryPut(value, bytes)
+        : batch(() => this.#tryPut(value, bytes))) ===
+        1
+    ) return;
     const timeout = normalizeTimeout(options?.timeout);
     if (timeout === 0) throw this.#full();
     const deadline = new Deadline(timeout);
     const m = this.#memory;
     const oneLap = this.#oneLap;
-    for (let i = 0; i < SPIN; i++) {
+    for (let i = 0; this.#spin && i < SPIN; i++) {
       if (((m.load(HEAD) + oneLap) | 0) !== m.load(TAIL) || m.load(CLOSED) !== 0) {
         if (this.#tryPut(value, bytes) === 1) return;
       }
@@ -577,9 +716,13 @@ export class Queue<T = unknown> {
     }
     m.add(PUT_SLEEPERS, 1);
     try {
+      let bell = 0;
+      const attempt = () => {
+        bell = m.load(NOT_FULL_BELL);
+        return this.#tryPut(value, bytes);
+      };
       for (;;) {
-        const bell = m.load(NOT_FULL_BELL);
-        if (this.#tryPut(value, bytes) === 1) return;
+        if (this.#step(attempt) === 1) return;
         const remaining = deadline.remaining();
         if (remaining === 0) throw this.#full();
         m.wait(NOT_FULL_BELL, bell, remaining);
@@ -611,7 +754,7 @@ export class Queue<T = unknown> {
    */
   putNowait(value: T): void {
     const bytes = this.#encode(value);
-    if (this.#tryPut(value, bytes) !== 1) throw this.#full();
+    if (this.#attemptPut(value, bytes) !== 1) throw this.#full();
   }
 
   /**
@@ -636,7 +779,7 @@ export class Queue<T = unknown> {
     const signal = options?.signal;
     signal?.throwIfAborted();
     let bytes = this.#encode(value);
-    if (this.#tryPut(value, bytes) === 1) return;
+    if (this.#attemptPut(value, bytes) === 1) return;
     const timeout = normalizeTimeout(options?.timeout);
     if (timeout === 0) throw this.#full();
     // The codec's scratch buffer may be reused by another put while we wait.
@@ -645,9 +788,13 @@ export class Queue<T = unknown> {
     const m = this.#memory;
     m.add(PUT_SLEEPERS, 1);
     try {
+      let bell = 0;
+      const attempt = () => {
+        bell = m.load(NOT_FULL_BELL);
+        return this.#tryPut(value, bytes);
+      };
       for (;;) {
-        const bell = m.load(NOT_FULL_BELL);
-        if (this.#tryPut(value, bytes) === 1) return;
+        if (this.#step(attempt) === 1) return;
         const remaining = deadline.remaining();
         if (remaining === 0) throw this.#full();
         await m.waitAsync(NOT_FULL_BELL, bell, remaining, signal);
@@ -676,6 +823,14 @@ export class Queue<T = unknown> {
    * ```
    */
   putMany(values: Iterable<T>, options?: WaitOptions): void {
+    // One batch for the whole loop on memories with batches (one lock and
+    // one write-back for many items; a put that must wait splits it).
+    const batch = this.#batch;
+    if (batch === undefined) this.#putAll(values, options);
+    else batch(() => this.#putAll(values, options));
+  }
+
+  #putAll(values: Iterable<T>, options: WaitOptions | undefined): void {
     const deadline = new Deadline(options?.timeout);
     let done = 0;
     for (const value of values) {
@@ -714,18 +869,19 @@ export class Queue<T = unknown> {
    * ```
    */
   get(options?: WaitOptions): T {
-    const value = this.#tryGet();
+    const batch = this.#batch;
+    const value = batch === undefined ? this.#tryGet() : batch(() => this.#tryGet());
     if (value !== EMPTY) return value;
     return this.#getSlow(options?.timeout);
   }
 
   #getSlow(timeoutOption: number | undefined): T {
     const timeout = normalizeTimeout(timeoutOption);
-    if (this.#closedAndDrained()) throw this.#closedGet();
+    if (this.#step(() => this.#closedAndDrained())) throw this.#closedGet();
     if (timeout === 0) throw this.#empty();
     const deadline = new Deadline(timeout);
     const m = this.#memory;
-    for (let i = 0; i < SPIN; i++) {
+    for (let i = 0; this.#spin && i < SPIN; i++) {
       if (m.load(TAIL) !== m.load(HEAD)) {
         const value = this.#tryGet();
         if (value !== EMPTY) return value;
@@ -736,11 +892,16 @@ export class Queue<T = unknown> {
     }
     m.add(GET_SLEEPERS, 1);
     try {
-      for (;;) {
-        const bell = m.load(NOT_EMPTY_BELL);
+      let bell = 0;
+      const attempt = (): T | typeof EMPTY | typeof DRAINED => {
+        bell = m.load(NOT_EMPTY_BELL);
         const value = this.#tryGet();
+        return value === EMPTY && this.#closedAndDrained() ? DRAINED : value;
+      };
+      for (;;) {
+        const value = this.#step(attempt);
+        if (value === DRAINED) throw this.#closedGet();
         if (value !== EMPTY) return value;
-        if (this.#closedAndDrained()) throw this.#closedGet();
         const remaining = deadline.remaining();
         if (remaining === 0) throw this.#empty();
         m.wait(NOT_EMPTY_BELL, bell, remaining);
@@ -769,9 +930,9 @@ export class Queue<T = unknown> {
    * ```
    */
   getNowait(): T {
-    const value = this.#tryGet();
+    const value = this.#attemptGet();
     if (value !== EMPTY) return value;
-    if (this.#closedAndDrained()) throw this.#closedGet();
+    if (this.#step(() => this.#closedAndDrained())) throw this.#closedGet();
     throw this.#empty();
   }
 
@@ -796,20 +957,25 @@ export class Queue<T = unknown> {
   async getAsync(options?: AsyncWaitOptions): Promise<T> {
     const signal = options?.signal;
     signal?.throwIfAborted();
-    const first = this.#tryGet();
+    const first = this.#attemptGet();
     if (first !== EMPTY) return first;
-    if (this.#closedAndDrained()) throw this.#closedGet();
+    if (this.#step(() => this.#closedAndDrained())) throw this.#closedGet();
     const timeout = normalizeTimeout(options?.timeout);
     if (timeout === 0) throw this.#empty();
     const deadline = new Deadline(timeout);
     const m = this.#memory;
     m.add(GET_SLEEPERS, 1);
     try {
-      for (;;) {
-        const bell = m.load(NOT_EMPTY_BELL);
+      let bell = 0;
+      const attempt = (): T | typeof EMPTY | typeof DRAINED => {
+        bell = m.load(NOT_EMPTY_BELL);
         const value = this.#tryGet();
+        return value === EMPTY && this.#closedAndDrained() ? DRAINED : value;
+      };
+      for (;;) {
+        const value = this.#step(attempt);
+        if (value === DRAINED) throw this.#closedGet();
         if (value !== EMPTY) return value;
-        if (this.#closedAndDrained()) throw this.#closedGet();
         const remaining = deadline.remaining();
         if (remaining === 0) throw this.#empty();
         await m.waitAsync(NOT_EMPTY_BELL, bell, remaining, signal);
@@ -843,12 +1009,21 @@ export class Queue<T = unknown> {
       throw new RangeError(`Cannot get: max must be an integer >= 1, received ${max}`);
     }
     const items = [this.get(options)];
+    if (items.length < max) {
+      const batch = this.#batch;
+      if (batch === undefined) this.#takeMore(items, max);
+      else batch(() => this.#takeMore(items, max));
+    }
+    return items;
+  }
+
+  /** Appends items that are waiting, without waiting, until `items` holds `max`. */
+  #takeMore(items: T[], max: number): void {
     while (items.length < max) {
       const value = this.#tryGet();
       if (value === EMPTY) break;
       items.push(value);
     }
-    return items;
   }
 
   /**
@@ -900,6 +1075,11 @@ export class Queue<T = unknown> {
    * ```
    */
   qsize(): number {
+    const batch = this.#batch;
+    return batch === undefined ? this.#count() : batch(() => this.#count());
+  }
+
+  #count(): number {
     const m = this.#memory;
     for (;;) {
       const tail = m.load(TAIL);

@@ -404,6 +404,8 @@ export interface Batching {
 export class FileMemory implements Memory, Batching {
   /** Always `"file"`. */
   readonly backend: string = "file";
+  /** Always `false`: every load is a lock and a read of the file, so waiters sleep at once. */
+  readonly spinWorthwhile: boolean = false;
   /** Size of the region in bytes. */
   readonly byteLength: number;
   #path: string;

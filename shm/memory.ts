@@ -105,4 +105,36 @@ export interface Memory {
 
   /** A plain handle to attach to the same region elsewhere. */
   handle(): MemoryHandle;
+
+  /**
+   * Optional: runs `fn`, which must not wait, as one indivisible step, and
+   * returns its result. Algorithms wrap a non-waiting step (one `tryPut`, a
+   * run of `getMany`) in it when it is present, and call `fn` directly when
+   * it is absent (so memories without it pay nothing).
+   *
+   * Why batching never changes an algorithm's meaning: a batch only makes
+   * steps coarser. Every algorithm here is correct under any interleaving of
+   * its single cell operations; running several of them back to back with
+   * nobody else in between is one of those interleavings. So a memory whose
+   * operations are already atomic one by one (`SabMemory`, `MmapMemory`, the
+   * checking memory) has nothing to gain and leaves `batch` out: without it,
+   * `fn` runs as it is, which is exactly what a batch would mean there.
+   *
+   * Why it is safe where it exists (`FileMemory`): the batch holds the
+   * file's exclusive lock for the whole step, so other processes see all of
+   * its changes or none (it is written back whole; a kill mid-write-back is
+   * repaired from a journal by the next locker). If `fn` does wait (an
+   * algorithm backing off from a half-done peer), the memory splits the
+   * batch at the wait: write back, unlock, wait, lock again, which is again
+   * an interleaving of single operations, so still correct.
+   */
+  batch?<T>(fn: () => T): T;
+
+  /**
+   * Optional: `false` when every cell operation is a system call (a lock, a
+   * read and a write of a file), so that spinning on loads before sleeping
+   * costs more than it can save; algorithms then go to sleep at once.
+   * Absent means `true` (loads are memory reads: spin briefly, then sleep).
+   */
+  readonly spinWorthwhile?: boolean;
 }
