@@ -142,6 +142,11 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     if (this.memory.add(UNFINISHED, -1) === 1) this.#ringJoiners();
   }
 
+  /** @internal A put whose producer died before publishing: it will never be taken. */
+  protected override abandonedPut(): void {
+    this.#undo();
+  }
+
   #ringJoiners(): void {
     const m = this.memory;
     m.add(JOIN_BELL, 1);

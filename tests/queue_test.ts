@@ -11,6 +11,7 @@ import {
 } from "../primitives/errors.ts";
 import type { Codec } from "../shm/codec.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
+import { WorkerProcess } from "../workers/worker_process.ts";
 
 const TASKS = new URL("./_tasks/queue_tasks.ts", import.meta.url);
 
@@ -402,5 +403,125 @@ Deno.test({
       assert.equal(await pong.getAsync({ timeout: 10_000 }), i);
     }
     assert.equal(await echo, n);
+  },
+});
+
+// ------------------------------------------------------------ crash recovery
+
+async function waitFlag(flag: Int32Array, p: WorkerProcess): Promise<void> {
+  for (let i = 0; i < 1_000 && Atomics.load(flag, 0) === 0 && p.isAlive; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(Atomics.load(flag, 0), 1, `the worker got there (exit code ${p.exitCode})`);
+}
+
+for (const kind of ["Queue", "JoinableQueue"] as const) {
+  Deno.test({
+    name: `${kind}: a producer worker killed between claim and publish does not wedge consumers`,
+    timeout: 30_000,
+    async fn() {
+      const queue = kind === "Queue"
+        ? new Queue<number>(8, { codec: "number" })
+        : new JoinableQueue<number>(8, { codec: "number" });
+      queue.put(0);
+      queue.put(1);
+      const ready = new Int32Array(new SharedArrayBuffer(8));
+      const p = new WorkerProcess({
+        module: TASKS,
+        fn: "claimAndHang",
+        args: [queue, ready],
+      });
+      p.start();
+      try {
+        await waitFlag(ready, p);
+        queue.put(3); // behind the claimed slot
+        queue.put(4);
+        assert.equal(queue.get(), 0);
+        assert.equal(queue.get(), 1);
+        assert.ok(queue.stuckProducer() > 0, "the head slot names its live claimer");
+        p.kill();
+        await p.joinAsync();
+        // The claimer is dead: the slot is skipped (never delivered), the rest arrives.
+        assert.equal(queue.get({ timeout: 5_000 }), 3);
+        assert.equal(queue.get({ timeout: 5_000 }), 4);
+        assert.throws(() => queue.getNowait(), QueueEmptyError);
+        assert.equal(queue.qsize(), 0);
+        // The slot works again on the next lap.
+        for (let i = 0; i < 20; i++) {
+          queue.put(i);
+          assert.equal(queue.get(), i);
+        }
+        if (queue instanceof JoinableQueue) {
+          // The abandoned put is no longer counted as unfinished.
+          assert.equal(queue.unfinishedTasks, 24);
+          for (let i = 0; i < 24; i++) queue.taskDone();
+          assert.equal(queue.join({ timeout: 1_000 }), true);
+        }
+      } finally {
+        p.kill();
+        await p.joinAsync();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "Queue: producer workers killed mid-put - nothing torn, every returned put delivered",
+  timeout: 60_000,
+  async fn() {
+    for (let round = 0; round < 6; round++) {
+      const queue = new Queue<Uint8Array>(64, { codec: "bytes", maxMessageBytes: 200 });
+      const acked = new Int32Array(new SharedArrayBuffer(4));
+      const p = new WorkerProcess({
+        module: TASKS,
+        fn: "putUntilKilled",
+        args: [queue, acked],
+      });
+      p.start();
+      let received = 0;
+      const check = (message: Uint8Array) => {
+        const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+        assert.equal(message.length, 200);
+        assert.equal(view.getUint32(0, true), received, "in order, none lost");
+        for (let k = 4; k < 196; k++) assert.equal(message[k], received & 0xff, "not torn");
+        assert.equal(view.getUint32(196, true), received ^ 0x5a5a5a5a, "not torn");
+        received++;
+      };
+      try {
+        const killAt = 200 + Math.floor(Math.random() * 3_000);
+        while (received < killAt) check(await queue.getAsync({ timeout: 20_000 }));
+        p.kill();
+        await p.joinAsync();
+        // kill() reports the end at once; the thread itself stops a moment
+        // later. Wait until its puts have stopped for 200 ms.
+        for (let last = -1; last !== Atomics.load(acked, 0);) {
+          last = Atomics.load(acked, 0);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        // Dead producer: drain. A slot it claimed is recovered by getNowait,
+        // unless it died in a window that does not name it (stuckProducer -1).
+        let unnamed = false;
+        while (queue.qsize() > 0) {
+          if (queue.stuckProducer() === -1) {
+            unnamed = true;
+            break;
+          }
+          try {
+            check(queue.getNowait());
+          } catch (err) {
+            if (!(err instanceof QueueEmptyError)) throw err;
+          }
+        }
+        const returned = Atomics.load(acked, 0);
+        assert.ok(
+          received === returned || received === returned + 1,
+          `received ${received}, puts returned ${returned}`,
+        );
+        if (unnamed) assert.equal(queue.qsize(), 1, "only the killed put's slot is left");
+      } finally {
+        p.kill();
+        await p.joinAsync();
+      }
+    }
   },
 });

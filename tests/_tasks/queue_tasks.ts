@@ -1,6 +1,19 @@
 /** Functions run inside workers by tests/queue_test.ts. */
 import { Queue, type QueueHandle } from "../../primitives/queue.ts";
 import { QueueClosedError } from "../../primitives/errors.ts";
+import {
+  claimedBy,
+  SLOT_HEADER_CELLS,
+  slotCells,
+  SLOTS,
+  TAIL,
+  UNFINISHED,
+} from "../../primitives/_queue_layout.ts";
+import { readParam } from "../../primitives/_header.ts";
+import { currentOwnerId } from "../../primitives/_owner.ts";
+import { attachMemory } from "../../shm/attach.ts";
+// The worker side of WorkerProcess (claimAndHang and putUntilKilled run in one).
+import "../../workers/worker_process.ts";
 
 /** Items are `producer * STRIDE + seq`, so a consumer can tell who put what. */
 export const STRIDE = 1 << 24;
@@ -128,4 +141,41 @@ export function getAll(handle: QueueHandle, n: number): unknown[] {
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) out.push(queue.get({ timeout: 10_000 }));
   return out;
+}
+
+/**
+ * Does what a producer does up to the middle of a `put` and stops there:
+ * (for a JoinableQueue, counts the put), claims the slot at TAIL, records
+ * itself as the claimer, writes half a number message — then signals
+ * `ready[0] = 1` and blocks forever, so that the test can kill it with the
+ * slot claimed and unpublished. Works on a queue that has not wrapped.
+ */
+export function claimAndHang(queue: Queue, ready: Int32Array): never {
+  const handle = queue.handle; // WorkerProcess revives queues in args
+  const memory = attachMemory(handle.memory);
+  const cells = slotCells(readParam(memory, 1));
+  if (handle.kind === "JoinableQueue") memory.add(UNFINISHED, 1);
+  const tail = memory.load(TAIL);
+  const slot = SLOTS + tail * cells;
+  if (memory.load(slot) !== tail || memory.compareExchange(TAIL, tail, tail + 1) !== tail) {
+    throw new Error("claimAndHang: the queue changed under the test");
+  }
+  memory.store(slot + 1, claimedBy(currentOwnerId()));
+  memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
+  Atomics.store(ready, 0, 1);
+  Atomics.notify(ready, 0);
+  for (;;) Atomics.wait(ready, 1, 0); // until killed
+}
+
+/** Puts numbers 0, 1, 2... as bytes messages; after each put returns, `acked[0] = i + 1`. */
+export function putUntilKilled(queue: Queue<Uint8Array>, acked: Int32Array): never {
+  const message = new Uint8Array(200);
+  const view = new DataView(message.buffer);
+  for (let i = 0;; i++) {
+    view.setUint32(0, i, true);
+    message.fill(i & 0xff, 4, 196);
+    view.setUint32(196, i ^ 0x5a5a5a5a, true);
+    queue.put(message);
+    Atomics.store(acked, 0, i + 1);
+  }
 }
