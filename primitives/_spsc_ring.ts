@@ -94,6 +94,15 @@ const CHUNK = 0x40000000;
 const SPIN = 600;
 /** The first reads go without a CPU pause (a pause costs about 50 ns here). */
 const TIGHT_SPIN = 50;
+/**
+ * How long a sleeping producer asks for half the ring before it settles for
+ * the room it needs. Waiting for half the ring avoids a convoy (one wake-up
+ * per freed frame) while the consumer drains; but a consumer that stops
+ * draining with less than half the ring free (it waits for something the
+ * producer does after this push) would otherwise never wake the producer
+ * although its push fits.
+ */
+const HIGH_WATER_MS = 1;
 
 /**
  * Whether a blocking call with this timeout should spin before it sleeps:
@@ -154,6 +163,8 @@ const frameBytes1 = new Uint8Array(frame.buffer, 0, 4);
 /** Copies at least this long whose alignment differs are staged (see `#copyIn`). */
 const STAGE_MIN = 32;
 const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
+/** Runs of at most this many payload bytes are written with one staged copy. */
+const RUN_STAGE_MAX = 4096;
 const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
 
 /** Smallest power of two >= n. */
@@ -189,6 +200,12 @@ export class SpscRing {
       undefined,
     ];
   readonly #viewedBytes: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
+  /** Producer's staging buffer for a run's header and payload (see `#writeStagedRun`). */
+  readonly #runStage: ArrayBuffer = new ArrayBuffer(RUN_STAGE_MAX + 16);
+  readonly #runStageBytes: Uint8Array = new Uint8Array(this.#runStage);
+  readonly #runStageCells: Int32Array = new Int32Array(this.#runStage);
+  /** The last staged-run views handed out, by skew (0 or 4 bytes past an 8-byte boundary). */
+  readonly #runViews: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
   /** Chunks of a long message received so far (consumer side). */
   #chunks: Uint8Array[] = [];
 
@@ -524,18 +541,43 @@ export class SpscRing {
     if (free < atLeast * perItem) return 0;
     const count = Math.min(wanted, (free / perItem) | 0, COUNT_MASK);
     free = count * perItem;
-    this.#writeHeader(tail, (perItem === 1 ? I32_RUN : F64_RUN) | count);
-    const at = tail;
-    this.#writePayload(
-      at + 1,
-      from === 0 && count === source.length ? this.#bytesOf(source, 0) : new Uint8Array(
+    const header = (perItem === 1 ? I32_RUN : F64_RUN) | count;
+    const payload = from === 0 && count === source.length
+      ? this.#bytesOf(source, 0)
+      : new Uint8Array(
         source.buffer,
         source.byteOffset + from * source.BYTES_PER_ELEMENT,
         free * 4,
-      ),
-    );
-    this.#publish((at + 1 + free) | 0);
+      );
+    const cell = tail & this.#mask;
+    if (cell + 1 + free <= this.capacity && free * 4 <= RUN_STAGE_MAX) {
+      this.#writeStagedRun(this.#dataByte + cell * 4, header, payload);
+    } else {
+      this.#writeHeader(tail, header);
+      this.#writePayload(tail + 1, payload);
+    }
+    this.#publish((tail + 1 + free) | 0);
     return count;
+  }
+
+  /**
+   * Writes a run's header and payload with one copy into shared memory (a
+   * copy costs about as much as the 256 bytes it moves): both are composed
+   * in a private buffer placed like the destination modulo 8 (so that the
+   * shared copy goes word by word, see {@linkcode SpscRing.#copyIn}), then
+   * copied at once. TAIL's store publishes them.
+   */
+  #writeStagedRun(byteOffset: number, header: number, payload: Uint8Array): void {
+    const skew = byteOffset & 7;
+    const length = 4 + payload.length;
+    const side = skew >>> 2;
+    let view = this.#runViews[side];
+    if (view === undefined || view.length !== length) {
+      view = this.#runViews[side] = new Uint8Array(this.#runStage, skew, length);
+    }
+    this.#runStageCells[side] = header;
+    this.#runStageBytes.set(payload, skew + 4);
+    this.memory.writeBytes(byteOffset, view);
   }
 
   // ------------------------------------------------------------- consumer
@@ -555,7 +597,8 @@ export class SpscRing {
     const m = this.memory;
     m.store(this.#base + HEAD, head);
     // The sleeping producer said how much room it waits for (half the ring,
-    // so that it wakes to push a lot rather than once per freed frame). The
+    // so that it wakes to push a lot rather than once per freed frame; after
+    // HIGH_WATER_MS of sleep it asks only for the room its push needs). The
     // cached TAIL is never ahead of the real one, so the room computed here
     // is never less than the real room: a wake-up may come early, never late.
     const want = m.load(this.#base + PRODUCER_SLEEPING);
@@ -778,8 +821,10 @@ export class SpscRing {
     const m = this.memory;
     const base = this.#base;
     const spins = spin ? SPIN : 0;
+    // HEAD is ours (the consumer is blocked here), so only TAIL is polled.
+    const head = m.load(base + HEAD);
     for (let i = 0; i < spins; i++) {
-      if (((m.load(base + TAIL) - m.load(base + HEAD)) | 0) > 0) return Ready.Ok;
+      if (((m.load(base + TAIL) - head) | 0) > 0) return Ready.Ok;
       if (i >= TIGHT_SPIN) pause();
     }
     for (;;) {
@@ -841,13 +886,22 @@ export class SpscRing {
     const m = this.memory;
     const base = this.#base;
     const spins = spin ? SPIN : 0;
+    // While spinning, wait for a quarter of the ring (or `need`, if more)
+    // rather than for `need`: refilling a full ring frame by frame as the
+    // consumer frees them keeps both sides on the same cache lines (each read
+    // of HEAD here makes the consumer's next store of HEAD a miss). With some
+    // slack the consumer drains undisturbed while the producer pauses, then
+    // the producer writes a stretch the consumer is not reading. The last
+    // spin settles for `need` (a consumer that stopped draining delays a push
+    // by one spin, never longer).
+    const tail = m.load(base + TAIL);
+    const spinWant = Math.max(need, this.capacity >>> 2);
     for (let i = 0; i < spins; i++) {
-      if (this.capacity - ((m.load(base + TAIL) - m.load(base + HEAD)) | 0) >= need) {
-        return Ready.Ok;
-      }
-      if (i >= TIGHT_SPIN) pause();
+      const free = this.capacity - ((tail - m.load(base + HEAD)) | 0);
+      if (free >= spinWant || (free >= need && i === spins - 1)) return Ready.Ok;
+      pause();
     }
-    const want = Math.max(need, this.capacity >>> 1);
+    let want = Math.max(need, this.capacity >>> 1);
     for (;;) {
       m.store(base + PRODUCER_SLEEPING, want);
       const bell = m.load(base + PRODUCER_BELL);
@@ -861,7 +915,10 @@ export class SpscRing {
         m.store(base + PRODUCER_SLEEPING, 0);
         return Ready.TimedOut;
       }
-      m.wait(base + PRODUCER_BELL, bell, remaining);
+      const slice = want > need ? Math.min(remaining, HIGH_WATER_MS) : remaining;
+      if (m.wait(base + PRODUCER_BELL, bell, slice) === "timed-out" && slice < remaining) {
+        want = need;
+      }
       m.store(base + PRODUCER_SLEEPING, 0);
     }
   }
@@ -874,7 +931,7 @@ export class SpscRing {
   ): Promise<Ready> {
     const m = this.memory;
     const base = this.#base;
-    const want = Math.max(need, this.capacity >>> 1);
+    let want = Math.max(need, this.capacity >>> 1);
     for (;;) {
       m.store(base + PRODUCER_SLEEPING, want);
       const bell = m.load(base + PRODUCER_BELL);
@@ -884,8 +941,10 @@ export class SpscRing {
         m.store(base + PRODUCER_SLEEPING, 0);
         return state;
       }
+      const slice = want > need ? Math.min(remaining, HIGH_WATER_MS) : remaining;
       try {
-        await m.waitAsync(base + PRODUCER_BELL, bell, remaining, signal);
+        const result = await m.waitAsync(base + PRODUCER_BELL, bell, slice, signal);
+        if (result === "timed-out" && slice < remaining) want = need;
       } finally {
         m.store(base + PRODUCER_SLEEPING, 0);
       }

@@ -179,6 +179,33 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "RingBuffer: a blocked push completes once its frame fits, though less than half the ring is free",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const ring = new RingBuffer(64); // 16 cells: eight int32 frames of 2 cells
+    let filled = 0;
+    while (ring.tryPushNumber(filled)) filled++;
+    assert.equal(filled, 8);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const pushed = group.run<boolean>(TASKS, "blockedPushNumber", ring.handle, flag, 99);
+    await Atomics.waitAsync(flag, 0, 0, 5000).value;
+    // Let the producer get past its spin and sleep (the outcome is the same if it has not).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Free 4 cells (the push needs 3, a quarter of the ring), then stop consuming.
+    assert.equal(ring.popNumber(), 0);
+    assert.equal(ring.popNumber(), 1);
+    assert.equal(await pushed, true);
+    const rest: number[] = [];
+    for (let value = ring.tryPopNumber(); value !== undefined; value = ring.tryPopNumber()) {
+      rest.push(value);
+    }
+    assert.deepEqual(rest, [2, 3, 4, 5, 6, 7, 99]);
+  },
+});
+
 Deno.test("RingBuffer: foreign, wrong-kind and corrupted memory", () => {
   const ring = new RingBuffer(64);
   const h = ring.handle;

@@ -167,3 +167,15 @@ export function blockedPop(handle: RingBufferHandle, flag: Int32Array): string {
     return (err as Error).name;
   }
 }
+
+/** Signals, then pushes `value` into a full ring (blocking, no timeout); returns whether it was pushed. */
+export function blockedPushNumber(
+  handle: RingBufferHandle,
+  flag: Int32Array,
+  value: number,
+): boolean {
+  const ring = RingBuffer.from(handle);
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+  return ring.pushNumber(value);
+}
