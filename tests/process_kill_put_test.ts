@@ -101,3 +101,50 @@ for (const backend of BACKENDS) {
     },
   });
 }
+
+for (const backend of BACKENDS) {
+  Deno.test({
+    name:
+      `SIGKILL of a producer between claim and publish: consumers skip its slot, get the rest (${backend})`,
+    timeout: 30_000,
+    async fn() {
+      const names = [uniqueName("claimq"), uniqueName("claimready")];
+      const queue = openShared(
+        Queue<number>,
+        names[0],
+        { backend, create: "exclusive" },
+        (allocate: MemoryAllocator) => new Queue<number>(8, { codec: "number", allocate }),
+      );
+      const ready = openShared(
+        SharedValue,
+        names[1],
+        { backend, create: "exclusive" },
+        (allocate) => new SharedValue("int32", 0, { lock: false, allocate }),
+      );
+      const processes: ProcessHandle[] = [];
+      try {
+        queue.put(0);
+        processes.push(startProcess(child("claim_and_hang_child.ts"), { args: [queue, ready] }));
+        for (let i = 0; i < 2_000 && ready.load() === 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        assert.equal(ready.load(), 1, "the child claimed a slot");
+        queue.put(2);
+        queue.put(3);
+        assert.equal(queue.get(), 0);
+        assert.ok(queue.stuckProducer() > 0, "the head slot names its live claimer");
+        processes[0].kill();
+        await processes[0].join();
+        assert.equal(queue.get({ timeout: 10_000 }), 2);
+        assert.equal(queue.get({ timeout: 10_000 }), 3);
+        assert.throws(() => queue.getNowait(), QueueEmptyError);
+        for (let i = 0; i < 20; i++) {
+          queue.put(i);
+          assert.equal(queue.get(), i);
+        }
+      } finally {
+        await cleanUp(processes, [queue, ready], names);
+      }
+    },
+  });
+}
