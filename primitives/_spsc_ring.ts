@@ -87,13 +87,13 @@ const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
 
 /**
- * Reads of the other side's index before going to sleep (about 25 µs here,
- * half a futex sleep/wake round trip: a side that sleeps sooner makes the
- * two sides take turns sleeping).
+ * CPU pauses a side spends polling the other side's index before it goes to
+ * sleep (about 25 µs here, half a futex sleep/wake round trip: a side that
+ * sleeps sooner makes the two sides take turns sleeping). Every poll follows
+ * a pause: a tight poll loop keeps pulling the cache line the other side is
+ * about to store to.
  */
 const SPIN = 600;
-/** The first reads go without a CPU pause (a pause costs about 50 ns here). */
-const TIGHT_SPIN = 50;
 /**
  * How long a sleeping producer asks for half the ring before it settles for
  * the room it needs. Waiting for half the ring avoids a convoy (one wake-up
@@ -824,8 +824,8 @@ export class SpscRing {
     // HEAD is ours (the consumer is blocked here), so only TAIL is polled.
     const head = m.load(base + HEAD);
     for (let i = 0; i < spins; i++) {
+      pause();
       if (((m.load(base + TAIL) - head) | 0) > 0) return Ready.Ok;
-      if (i >= TIGHT_SPIN) pause();
     }
     for (;;) {
       m.store(base + CONSUMER_SLEEPING, 1);
@@ -885,22 +885,27 @@ export class SpscRing {
   awaitWritable(need: number, deadline: Remaining, spin: boolean = true): Ready {
     const m = this.memory;
     const base = this.#base;
-    const spins = spin ? SPIN : 0;
-    // While spinning, wait for a quarter of the ring (or `need`, if more)
-    // rather than for `need`: refilling a full ring frame by frame as the
-    // consumer frees them keeps both sides on the same cache lines (each read
-    // of HEAD here makes the consumer's next store of HEAD a miss). With some
-    // slack the consumer drains undisturbed while the producer pauses, then
-    // the producer writes a stretch the consumer is not reading. The last
-    // spin settles for `need` (a consumer that stopped draining delays a push
-    // by one spin, never longer).
+    // While spinning, wait for half the ring (or `need`, if more) rather
+    // than for `need`: refilling a full ring frame by frame as the consumer
+    // frees them keeps both sides on the same cache lines (each read of HEAD
+    // here makes the consumer's next store of HEAD a miss). With slack the
+    // consumer drains undisturbed while the producer pauses (longer the more
+    // room is missing), then the producer writes a stretch the consumer is
+    // not reading. The spin is a budget of pauses; at its end the producer
+    // settles for `need` (a consumer that stopped draining delays a push by
+    // one spin, never longer).
     const tail = m.load(base + TAIL);
-    const spinWant = Math.max(need, this.capacity >>> 2);
-    for (let i = 0; i < spins; i++) {
+    const spinWant = Math.max(need, this.capacity >>> 1);
+    for (let budget = spin ? SPIN : 0; budget > 0;) {
       const free = this.capacity - ((tail - m.load(base + HEAD)) | 0);
-      if (free >= spinWant || (free >= need && i === spins - 1)) return Ready.Ok;
-      pause();
+      if (free >= spinWant) return Ready.Ok;
+      // About one read of HEAD per 128 cells still missing, at most 16 pauses apart.
+      let pauses = (spinWant - free) >>> 7;
+      pauses = pauses < 1 ? 1 : pauses > 16 ? 16 : pauses;
+      for (let j = 0; j < pauses; j++) pause();
+      budget -= pauses;
     }
+    if (spin && this.capacity - ((tail - m.load(base + HEAD)) | 0) >= need) return Ready.Ok;
     let want = Math.max(need, this.capacity >>> 1);
     for (;;) {
       m.store(base + PRODUCER_SLEEPING, want);
