@@ -28,24 +28,28 @@ export function child(file: string): URL {
 
 /** Whether Queue runs its steps as file-memory batches (the lead's queue.ts hook). */
 export function queueBatches(): boolean {
-  const name = uniqueName("probe");
-  const queue = openShared(
-    Queue<number>,
-    name,
-    { backend: "file" },
-    (allocate) => new Queue<number>(2, { codec: "number", maxMessageBytes: 8, allocate }),
-  );
+  // Patched before the queue exists: Queue binds its memory's batch once.
   const original = FileMemory.prototype.batch;
   let calls = 0;
   FileMemory.prototype.batch = function <T>(this: FileMemory, fn: () => T): T {
     calls++;
     return original.call(this, fn) as T;
   };
+  const name = uniqueName("probe");
   try {
-    queue.put(1);
+    const queue = openShared(
+      Queue<number>,
+      name,
+      { backend: "file" },
+      (allocate) => new Queue<number>(2, { codec: "number", maxMessageBytes: 8, allocate }),
+    );
+    try {
+      queue.put(1);
+    } finally {
+      closeShared(queue);
+    }
   } finally {
     FileMemory.prototype.batch = original;
-    closeShared(queue);
     unlinkShared(name);
   }
   return calls > 0;
