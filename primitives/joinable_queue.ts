@@ -30,7 +30,22 @@ import { attachQueueMemory, codecFor, JOIN_BELL, UNFINISHED } from "./_queue_lay
 import { TaskDoneError } from "./errors.ts";
 import { Queue, type QueueAttachOptions, type QueueOptions } from "./queue.ts";
 
-/** The structured-cloneable form of a {@linkcode JoinableQueue}. */
+/**
+ * The structured-cloneable form of a {@linkcode JoinableQueue}.
+ *
+ * @example
+ * ```ts
+ * import { JoinableQueue, type JoinableQueueHandle } from "@concur/shm";
+ *
+ * const jobs = new JoinableQueue<number>(8, { codec: "number" });
+ * const handle: JoinableQueueHandle = jobs.handle; // worker.postMessage(handle)
+ * const there = JoinableQueue.from<number>(handle); // in the worker
+ * jobs.put(1);
+ * there.get();
+ * there.taskDone();
+ * console.log(jobs.join({ timeout: 0 })); // true
+ * ```
+ */
 export type JoinableQueueHandle = PrimitiveHandle<"JoinableQueue">;
 
 /**

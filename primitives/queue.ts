@@ -125,10 +125,33 @@ import {
 /**
  * The structured-cloneable form of a {@linkcode Queue} (or of a
  * `JoinableQueue`, which only `JoinableQueue.from` revives).
+ *
+ * @example Post the handle to a worker and revive it there
+ * ```ts
+ * import { Queue, type QueueHandle } from "@concur/shm";
+ *
+ * const queue = new Queue<string>(8, { codec: "string" });
+ * const handle: QueueHandle = queue.handle; // worker.postMessage(handle)
+ * const there = Queue.from<string>(handle); // in the worker
+ * there.put("hi");
+ * console.log(queue.get()); // "hi"
+ * ```
  */
 export type QueueHandle = PrimitiveHandle<"Queue" | "JoinableQueue">;
 
-/** Options of the {@linkcode Queue} constructor. */
+/**
+ * Options of the {@linkcode Queue} constructor.
+ *
+ * @example
+ * ```ts
+ * import { Queue, type QueueOptions } from "@concur/shm";
+ *
+ * const options: QueueOptions<{ id: number }> = { codec: "json", maxMessageBytes: 256 };
+ * const queue = new Queue(64, options);
+ * queue.put({ id: 1 });
+ * console.log(queue.get().id); // 1
+ * ```
+ */
 export interface QueueOptions<T> extends CreateOptions {
   /**
    * The largest encoded message a slot holds, in bytes (each slot reserves
@@ -147,7 +170,20 @@ export interface QueueOptions<T> extends CreateOptions {
   codec?: CodecName | Codec<T>;
 }
 
-/** Options of {@linkcode Queue.from}. */
+/**
+ * Options of {@linkcode Queue.from}.
+ *
+ * @example A custom codec must be given again on the reviving side
+ * ```ts
+ * import { createCodec, Queue, type QueueAttachOptions } from "@concur/shm";
+ *
+ * const codec = createCodec("string");
+ * const queue = new Queue<string>(8, { codec });
+ * const options: QueueAttachOptions<string> = { codec };
+ * Queue.from(queue.handle, options).put("x");
+ * console.log(queue.get()); // "x"
+ * ```
+ */
 export interface QueueAttachOptions<T> {
   /** The codec, required when the queue was created with a custom codec. */
   codec?: Codec<T>;

@@ -78,7 +78,18 @@ const REGION_CELL = REGION_OFFSET / 4;
 const FIRST_POLL_MS = 0.01;
 const MAX_POLL_MS = 1;
 
-/** Options of {@linkcode FileMemory.open}. */
+/**
+ * Options of {@linkcode FileMemory.open}.
+ *
+ * @example
+ * ```ts ignore
+ * import { FileMemory, type FileMemoryOptions } from "@concur/shm/process";
+ *
+ * const options: FileMemoryOptions = { leaseMs: 2 };
+ * const memory = FileMemory.open("/tmp/concur-example", options);
+ * memory.add(0, 1);
+ * ```
+ */
 export interface FileMemoryOptions {
   /**
    * Keep the file lock (and the cache) for up to this many ms after a batch,
@@ -357,7 +368,7 @@ const leased = new Set<FileState>();
  *
  * @example
  * ```ts
- * import { releaseFileLeases } from "@concur/shm";
+ * import { releaseFileLeases } from "@concur/shm/process";
  *
  * releaseFileLeases(); // nothing held: a no-op
  * ```
@@ -372,7 +383,8 @@ export function releaseFileLeases(): void {
  *
  * @example
  * ```ts
- * import { runBatch, SabMemory } from "@concur/shm";
+ * import { SabMemory } from "@concur/shm";
+ * import { runBatch } from "@concur/shm/process";
  *
  * const memory = new SabMemory(8);
  * runBatch(memory, () => memory.add(0, 1));
@@ -383,7 +395,19 @@ export function runBatch<T>(memory: Memory, fn: () => T): T {
   return batch === undefined ? fn() : batch.call(memory, fn) as T;
 }
 
-/** A memory that can run several operations as one indivisible step. */
+/**
+ * A memory that can run several operations as one indivisible step.
+ *
+ * @example
+ * ```ts
+ * import { SabMemory } from "@concur/shm";
+ * import { type Batching, runBatch } from "@concur/shm/process";
+ *
+ * const memory = new SabMemory(16);
+ * const batching = memory as Partial<Batching>; // a SAB memory has no batch: runBatch just calls fn
+ * console.log(batching.batch === undefined, runBatch(memory, () => memory.add(0, 2))); // true 0
+ * ```
+ */
 export interface Batching {
   /** Runs `fn` (which must not wait) as one indivisible step; returns its result. */
   batch<T>(fn: () => T): T;
@@ -394,7 +418,7 @@ export interface Batching {
  *
  * @example Open a file-backed memory created by openShared()
  * ```ts ignore
- * import { FileMemory } from "@concur/shm";
+ * import { FileMemory } from "@concur/shm/process";
  *
  * const memory = FileMemory.open("/tmp/concur-my-object");
  * memory.batch(() => memory.store(0, memory.load(0) + 1)); // one indivisible step

@@ -17,13 +17,34 @@
  * @module
  */
 
-/** Outcome of a wait on a cell, the same words as `Atomics.wait`. */
+/**
+ * Outcome of a wait on a cell, the same words as `Atomics.wait`.
+ *
+ * @example
+ * ```ts
+ * import { SabMemory, type WaitResult } from "@concur/shm";
+ *
+ * const memory = new SabMemory(4);
+ * const result: WaitResult = memory.wait(0, 1, 10); // the cell holds 0, not 1
+ * console.log(result); // "not-equal"
+ * ```
+ */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
 
 /**
  * How to find a memory again from another thread or process. It is plain,
  * structured-cloneable data: it can be posted to a worker or written as JSON
  * (for memories that live in a file).
+ *
+ * @example
+ * ```ts
+ * import { type MemoryHandle, SabMemory } from "@concur/shm";
+ *
+ * const memory = new SabMemory(8);
+ * const handle: MemoryHandle = memory.handle(); // worker.postMessage(handle)
+ * SabMemory.from(handle).store(1, 5); // in the worker
+ * console.log(handle.backend, memory.load(1)); // "sab" 5
+ * ```
  */
 export interface MemoryHandle {
   /** Which backend made this memory (`"sab"`, `"mmap"`, `"file"`...). */
