@@ -35,6 +35,8 @@ export const CASES = [
   "queue-pingpong",
   "ring-batch1",
   "ring-batch64",
+  "ring-poll1",
+  "ring-poll64",
 ] as const;
 
 /** One of {@linkcode CASES}. */

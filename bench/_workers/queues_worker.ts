@@ -211,6 +211,63 @@ self.onmessage = (event: MessageEvent) => {
         }
         return -1;
       }
+      case "ring-poll1": {
+        // ringbuf.js's own loop: non-blocking calls, busy-polling (bounded by a deadline).
+        const ring = rings.elements;
+        const deadline = performance.now() + TIMEOUT.timeout;
+        let spins = 0;
+        if (role === "a") {
+          for (let i = 0; i < n; i++) {
+            while (!ring.tryPushNumber(i)) {
+              if (++spins % 1_000_000 === 0 && performance.now() > deadline) {
+                throw new Stall("push");
+              }
+            }
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            let value = ring.tryPopNumber();
+            while (value === undefined) {
+              if (++spins % 1_000_000 === 0 && performance.now() > deadline) throw new Stall("pop");
+              value = ring.tryPopNumber();
+            }
+            if (value !== i) return i;
+          }
+        }
+        return -1;
+      }
+      case "ring-poll64": {
+        const ring = rings.elements;
+        const deadline = performance.now() + TIMEOUT.timeout;
+        let spins = 0;
+        if (role === "a") {
+          for (let next = 0; next < n;) {
+            const length = Math.min(64, n - next);
+            for (let k = 0; k < length; k++) chunk[k] = next + k;
+            const batch = length === 64 ? chunk : chunk.subarray(0, length);
+            // Like ringbuf.js's push, tryPushNumbers may take a prefix: push the rest after it.
+            for (let sent = 0; sent < length;) {
+              const pushed = ring.tryPushNumbers(sent === 0 ? batch : batch.subarray(sent));
+              sent += pushed;
+              if (pushed === 0 && ++spins % 1_000_000 === 0 && performance.now() > deadline) {
+                throw new Stall("push");
+              }
+            }
+            next += length;
+          }
+        } else {
+          for (let next = 0; next < n;) {
+            const got = ring.tryPopNumbers(chunk);
+            if (got === 0) {
+              if (++spins % 1_000_000 === 0 && performance.now() > deadline) throw new Stall("pop");
+              continue;
+            }
+            for (let k = 0; k < got; k++) if (chunk[k] !== next + k) return next + k;
+            next += got;
+          }
+        }
+        return -1;
+      }
     }
   };
 
