@@ -47,6 +47,9 @@ const rings = {
   ping: new RingBuffer(64),
   pong: new RingBuffer(64),
   elements: new RingBuffer(16 * 1024),
+  big: new RingBuffer(1 << 20),
+  bigPing: new RingBuffer(1 << 18),
+  bigPong: new RingBuffer(1 << 18),
 };
 const queues = {
   int: new Queue<number>(1024, { codec: "number" }),
@@ -54,6 +57,9 @@ const queues = {
   json: new Queue(1024, { codec: "json", maxMessageBytes: 64 }),
   ping: new Queue<number>(1, { codec: "number" }),
   pong: new Queue<number>(1, { codec: "number" }),
+  big: new Queue<Uint8Array>(16, { codec: "bytes", maxMessageBytes: 65536 }),
+  bigPing: new Queue<Uint8Array>(1, { codec: "bytes", maxMessageBytes: 65536 }),
+  bigPong: new Queue<Uint8Array>(1, { codec: "bytes", maxMessageBytes: 65536 }),
 };
 
 const workers: Worker[] = [];
@@ -146,7 +152,39 @@ for (const [workload, ringCase, queueCase, fullCount] of THROUGHPUT) {
   }
 }
 
+// 64 KiB blocks (the block check samples bytes; both sides copy every byte).
+{
+  const count = Math.round(8_000 * scale);
+  for (const [name, which] of [["RingBuffer", "ring-b64k"], ["Queue", "queue-b64k"]] as const) {
+    bench({
+      question: "threads: throughput",
+      name: `${name} (worker→worker)`,
+      workload: "b64k",
+      metric: "rate",
+      op: "msg",
+      opsPerIter: count,
+      fn: () => transfer(which, count),
+    });
+  }
+}
+
 const roundTrips = Math.round(20_000 * scale);
+// Round trips of byte messages: 64 bytes, JSON text, 64 KiB (checked on both sides).
+for (const [workload, perIter] of [["b64", 10_000], ["json", 10_000], ["b64k", 2_000]] as const) {
+  const n = Math.round(perIter * scale);
+  for (const kind of ["RingBuffer", "Queue"] as const) {
+    const which = `${kind === "RingBuffer" ? "ring" : "queue"}-rtt-${workload}` as CaseName;
+    bench({
+      question: "threads: round trip",
+      name: `${kind} ×2 (worker↔worker)`,
+      workload,
+      metric: "latency",
+      op: "rtt",
+      opsPerIter: n,
+      fn: () => transfer(which, n),
+    });
+  }
+}
 for (
   const [name, which] of [["RingBuffer ×2", "ring-pingpong"], [
     "Queue ×2",

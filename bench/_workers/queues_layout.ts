@@ -37,6 +37,14 @@ export const CASES = [
   "ring-batch64",
   "ring-poll1",
   "ring-poll64",
+  "ring-b64k",
+  "queue-b64k",
+  "ring-rtt-b64",
+  "ring-rtt-json",
+  "ring-rtt-b64k",
+  "queue-rtt-b64",
+  "queue-rtt-json",
+  "queue-rtt-b64k",
 ] as const;
 
 /** One of {@linkcode CASES}. */

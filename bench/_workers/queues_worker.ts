@@ -9,7 +9,15 @@
 
 import { Queue, type QueueHandle } from "../../primitives/queue.ts";
 import { RingBuffer, type RingBufferHandle } from "../../primitives/ring_buffer.ts";
-import { checkBlock, checkValue, makeBlock, stampBlock } from "../ipc/_messages.ts";
+import {
+  checkBlock,
+  checkMessage,
+  checkValue,
+  encodeMessage,
+  makeBlock,
+  stampBlock,
+  type Workload,
+} from "../ipc/_messages.ts";
 import { type CaseName, CASES, QB } from "./queues_layout.ts";
 
 interface Setup {
@@ -52,6 +60,57 @@ self.onmessage = (event: MessageEvent) => {
   const view4 = new DataView(bytes4.buffer);
   const chunk = new Int32Array(64);
   self.postMessage("ready");
+
+  /** Byte messages of `workload` one way (a produces, b checks). */
+  const oneWay = (
+    push: (bytes: Uint8Array) => void,
+    pop: () => Uint8Array,
+    workload: Workload,
+    n: number,
+  ): number => {
+    const scratch = workload === "json"
+      ? undefined
+      : makeBlock(workload === "b64k" ? 65536 : 64, 0);
+    if (role === "a") {
+      for (let i = 0; i < n; i++) push(encodeMessage(workload, i, scratch));
+    } else {
+      for (let i = 0; i < n; i++) checkMessage(workload, pop(), i);
+    }
+    return -1;
+  };
+
+  /** Ping-pong of byte messages of `workload`: a sends i, b checks and echoes, a checks the echo. */
+  const roundTrip = (
+    ping: { push: (bytes: Uint8Array) => void; pop: () => Uint8Array },
+    pong: { push: (bytes: Uint8Array) => void; pop: () => Uint8Array },
+    workload: Workload,
+    n: number,
+  ): number => {
+    const scratch = workload === "json"
+      ? undefined
+      : makeBlock(workload === "b64k" ? 65536 : 64, 0);
+    if (role === "a") {
+      for (let i = 0; i < n; i++) {
+        ping.push(encodeMessage(workload, i, scratch));
+        checkMessage(workload, pong.pop(), i);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const got = ping.pop();
+        checkMessage(workload, got, i);
+        pong.push(got);
+      }
+    }
+    return -1;
+  };
+  const ringEnds = (ring: RingBuffer) => ({
+    push: (bytes: Uint8Array) => sent(ring.push(bytes, TIMEOUT)),
+    pop: () => must(ring.pop(TIMEOUT), "pop"),
+  });
+  const queueEnds = (queue: Queue<Uint8Array>) => ({
+    push: (bytes: Uint8Array) => queue.put(bytes, TIMEOUT),
+    pop: () => queue.get(TIMEOUT),
+  });
 
   const run = (name: CaseName, n: number): number => {
     switch (name) {
@@ -211,6 +270,32 @@ self.onmessage = (event: MessageEvent) => {
         }
         return -1;
       }
+      case "ring-b64k": {
+        const ends = ringEnds(rings.big);
+        return oneWay(ends.push, ends.pop, "b64k", n);
+      }
+      case "queue-b64k": {
+        const ends = queueEnds(queues.big as Queue<Uint8Array>);
+        return oneWay(ends.push, ends.pop, "b64k", n);
+      }
+      case "ring-rtt-b64":
+      case "ring-rtt-json":
+      case "ring-rtt-b64k":
+        return roundTrip(
+          ringEnds(rings.bigPing),
+          ringEnds(rings.bigPong),
+          name.slice("ring-rtt-".length) as Workload,
+          n,
+        );
+      case "queue-rtt-b64":
+      case "queue-rtt-json":
+      case "queue-rtt-b64k":
+        return roundTrip(
+          queueEnds(queues.bigPing as Queue<Uint8Array>),
+          queueEnds(queues.bigPong as Queue<Uint8Array>),
+          name.slice("queue-rtt-".length) as Workload,
+          n,
+        );
       case "ring-poll1": {
         // ringbuf.js's own loop: non-blocking calls, busy-polling (bounded by a deadline).
         const ring = rings.elements;
