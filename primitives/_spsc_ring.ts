@@ -163,8 +163,6 @@ const frameBytes1 = new Uint8Array(frame.buffer, 0, 4);
 /** Copies at least this long whose alignment differs are staged (see `#copyIn`). */
 const STAGE_MIN = 32;
 const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
-/** Reads of at most this many bytes from a `SabMemory` are not staged (see `#copyOut`). */
-const PLAIN_READ_MAX = 1024;
 /** Runs of at most this many payload bytes are written with one staged copy. */
 const RUN_STAGE_MAX = 4096;
 const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
@@ -376,14 +374,13 @@ export class SpscRing {
 
   /**
    * Copies out of shared memory (see {@linkcode SpscRing.#copyIn}). A
-   * `SabMemory` copies up to `PLAIN_READ_MAX` bytes whatever the alignment
-   * (it reads cell by cell), so those get no staging; longer copies are
-   * staged (two memcpys beat a cell loop).
+   * `SabMemory` copies whatever the alignment (it reads cell by cell), so
+   * it gets no staging.
    */
   #copyOut(byteOffset: number, target: Uint8Array): void {
     const skew = byteOffset & 7;
     if (
-      (this.#plainReads && target.length <= PLAIN_READ_MAX) || target.length < STAGE_MIN ||
+      this.#plainReads || target.length < STAGE_MIN ||
       ((target.byteOffset - skew) & 7) === 0
     ) {
       this.memory.readBytes(byteOffset, target);

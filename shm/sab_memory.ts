@@ -50,8 +50,6 @@ export class SabMemory implements Memory {
   #readTarget2: Uint8Array | undefined;
   #readView2: Int32Array = new Int32Array(0);
   #readLength2 = 0;
-  /** The target of the last uncached `readBytes` (cached if it comes back). */
-  #lastMiss: Uint8Array | undefined;
 
   /**
    * Allocates a fresh zero-filled region of `byteLength` bytes, or (given a
@@ -248,13 +246,11 @@ export class SabMemory implements Memory {
    * `target.set(subarray)` costs a view allocation per call (about as much
    * as copying 256 bytes), and V8 copies from a SharedArrayBuffer word by
    * word only when both sides are aligned alike modulo 8 (byte by byte,
-   * several times slower, otherwise). So a target read into again (seen on
-   * the previous miss) gets a cached `Int32Array` view, and copies into it
-   * go cell by cell with plain reads: no allocation, any 4-byte alignment.
-   * (Only targets of up to `CACHED_COPY_MAX` bytes: `set`'s memcpy wins on
-   * longer copies.) One-off targets (a fresh buffer per message) get no
-   * view: short copies go byte by byte, misaligned ones cell by cell, the
-   * others through `set`.
+   * several times slower, otherwise). So short copies go byte by byte with
+   * plain reads, and copies whose offsets and length are multiples of 4 go
+   * cell by cell into an `Int32Array` view of the target (cached for the
+   * last target: a caller that reads into the same buffer allocates
+   * nothing). Only long copies aligned alike modulo 8 use `set`.
    */
   readBytes(byteOffset: number, target: Uint8Array): void {
     const length = target.length;
@@ -270,14 +266,12 @@ export class SabMemory implements Memory {
         return;
       }
     }
-    if (!inRange) {
-      target.set(this.#bytes.subarray(byteOffset, byteOffset + length));
-      return;
-    }
     const targetOffset = target.byteOffset;
-    const cellAligned = ((byteOffset | targetOffset | length) & 3) === 0;
-    if (cellAligned && target === this.#lastMiss && length <= CACHED_COPY_MAX) {
-      // Read into again: cache its view (the previous one moves to the second slot).
+    if (
+      ((byteOffset | targetOffset | length) & 3) === 0 && inRange &&
+      (length <= CELL_COPY_MAX || ((byteOffset - targetOffset) & 7) !== 0)
+    ) {
+      // Cache the view (the previous one moves to the second slot).
       const view = new Int32Array(target.buffer, targetOffset, length >>> 2);
       this.#readTarget2 = this.#readTarget;
       this.#readView2 = this.#readView;
@@ -285,20 +279,15 @@ export class SabMemory implements Memory {
       this.#readTarget = target;
       this.#readView = view;
       this.#readLength = length;
-      this.#lastMiss = undefined;
       copyCells(view, this.#cells, byteOffset >>> 2, length >>> 2);
       return;
     }
-    this.#lastMiss = target;
-    if (length <= SHORT_COPY) {
+    if (length <= SHORT_COPY && inRange) {
       const bytes = this.#bytes;
       for (let i = 0; i < length; i++) target[i] = bytes[byteOffset + i];
-    } else if (cellAligned && ((byteOffset - targetOffset) & 7) !== 0) {
-      const view = new Int32Array(target.buffer, targetOffset, length >>> 2);
-      copyCells(view, this.#cells, byteOffset >>> 2, length >>> 2);
-    } else {
-      target.set(this.#bytes.subarray(byteOffset, byteOffset + length));
+      return;
     }
+    target.set(this.#bytes.subarray(byteOffset, byteOffset + length));
   }
   /** Copies bytes into the region. */
   writeBytes(byteOffset: number, source: Uint8Array): void {
@@ -310,10 +299,13 @@ export class SabMemory implements Memory {
   }
 }
 
-/** Targets of at most this many bytes may get a cached view (see `readBytes`). */
-const CACHED_COPY_MAX = 1024;
 /** Copies of at most this many bytes go byte by byte (no view to allocate). */
 const SHORT_COPY = 16;
+/**
+ * Aligned copies of at most this many bytes go cell by cell even when `set`
+ * could copy word by word (a view per call costs more than the loop saves).
+ */
+const CELL_COPY_MAX = 1024;
 
 /**
  * Copies `count` cells from `cells[first..]` with plain reads, 16 at a time
