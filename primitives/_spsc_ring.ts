@@ -166,9 +166,6 @@ const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
 /** Runs of at most this many payload bytes are written with one staged copy. */
 const RUN_STAGE_MAX = 4096;
 const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
-/** Where {@linkcode SpscRing.#plainCell} copies a cell. */
-const cellScratch = new Int32Array(1);
-const cellBytes = new Uint8Array(cellScratch.buffer);
 
 /** Smallest power of two >= n. */
 export function ceilPow2(n: number): number {
@@ -209,13 +206,6 @@ export class SpscRing {
   readonly #runStageCells: Int32Array = new Int32Array(this.#runStage);
   /** The last staged-run views handed out, by skew (0 or 4 bytes past an 8-byte boundary). */
   readonly #runViews: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
-  /**
-   * Whether the memory's `readBytes` is cheap and as fast whatever the
-   * alignment (`SabMemory`'s copies cell by cell into a cached view, see
-   * `shm/sab_memory.ts`): then reads need no staging, and a plain read of
-   * a cell costs less than a seq-cst load.
-   */
-  readonly #plainReads: boolean;
   /** Chunks of a long message received so far (consumer side). */
   #chunks: Uint8Array[] = [];
 
@@ -226,7 +216,6 @@ export class SpscRing {
     this.#base = baseCell;
     this.#data = baseCell + RING_CONTROL_CELLS;
     this.#dataByte = this.#data * 4;
-    this.#plainReads = memory.backend === "sab";
     this.#head = memory.load(baseCell + HEAD);
     this.#tail = memory.load(baseCell + TAIL);
   }
@@ -270,28 +259,6 @@ export class SpscRing {
     m.notify(this.#base + CONSUMER_BELL);
     m.add(this.#base + PRODUCER_BELL, 1);
     m.notify(this.#base + PRODUCER_BELL);
-  }
-
-  /**
-   * Reads a cell with a plain copy where that is cheap (a `SabMemory`; other
-   * memories load it): a seq-cst load costs about 8 ns in V8 (a call into
-   * the runtime), `SabMemory`'s plain copy of a cell a fraction of that. Used
-   * for cells whose last write this thread is already ordered after: a
-   * side's own index (only that side stores it; a role that moves to
-   * another thread moves through a synchronisation, which orders the last
-   * store before this read), and frame headers at or after HEAD and before
-   * the TAIL this side loaded (published by TAIL's seq-cst store, or
-   * rewritten by the consumer itself).
-   */
-  #plainCell(cell: number): number {
-    if (!this.#plainReads) return this.memory.load(cell);
-    this.memory.readBytes(cell * 4, cellBytes);
-    return cellScratch[0];
-  }
-
-  /** This side's own index (TAIL for the producer, HEAD for the consumer), see `#plainCell`. */
-  #ownIndex(which: number): number {
-    return this.#plainCell(this.#base + which);
   }
 
   // ------------------------------------------------------------- producer
@@ -372,17 +339,10 @@ export class SpscRing {
     this.memory.writeBytes(byteOffset, staged);
   }
 
-  /**
-   * Copies out of shared memory (see {@linkcode SpscRing.#copyIn}). A
-   * `SabMemory` copies whatever the alignment (it reads cell by cell), so
-   * it gets no staging.
-   */
+  /** Copies out of shared memory (see {@linkcode SpscRing.#copyIn}). */
   #copyOut(byteOffset: number, target: Uint8Array): void {
     const skew = byteOffset & 7;
-    if (
-      this.#plainReads || target.length < STAGE_MIN ||
-      ((target.byteOffset - skew) & 7) === 0
-    ) {
+    if (target.length < STAGE_MIN || ((target.byteOffset - skew) & 7) === 0) {
       this.memory.readBytes(byteOffset, target);
       return;
     }
@@ -417,7 +377,8 @@ export class SpscRing {
 
   /** Pushes one byte frame if it fits now (header `header`, defaulting to its length). */
   tryPushBytes(bytes: Uint8Array, header: number = bytes.length): boolean {
-    let tail = this.#ownIndex(TAIL);
+    const m = this.memory;
+    let tail = m.load(this.#base + TAIL);
     const need = 1 + ((bytes.length + 3) >>> 2);
     if (this.#free(tail, need) < need) return false;
     this.#writeHeader(tail, header);
@@ -500,7 +461,8 @@ export class SpscRing {
    * returns how many were pushed. Every message must fit an empty ring.
    */
   tryPushManyBytes(messages: readonly Uint8Array[], from: number): number {
-    const start = this.#ownIndex(TAIL);
+    const m = this.memory;
+    const start = m.load(this.#base + TAIL);
     let tail = start;
     let i = from;
     for (; i < messages.length; i++) {
@@ -542,7 +504,8 @@ export class SpscRing {
 
   /** Pushes one int32 if a cell pair is free. */
   tryPushInt32(value: number): boolean {
-    const tail = this.#ownIndex(TAIL);
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
     if (this.#free(tail, 2) < 2) return false;
     frame[0] = I32_RUN | 1;
     frame[1] = value;
@@ -553,7 +516,8 @@ export class SpscRing {
 
   /** Pushes one float64 if three cells are free. */
   tryPushFloat64(value: number): boolean {
-    const tail = this.#ownIndex(TAIL);
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
     if (this.#free(tail, 3) < 3) return false;
     f64[0] = value;
     frame[0] = F64_RUN | 1;
@@ -569,7 +533,8 @@ export class SpscRing {
    * that is at least `atLeast` of them; returns how many.
    */
   tryPushRun(source: Int32Array | Float64Array, from: number, atLeast: number = 1): number {
-    const tail = this.#ownIndex(TAIL);
+    const m = this.memory;
+    const tail = m.load(this.#base + TAIL);
     const perItem = source instanceof Int32Array ? 1 : 2;
     const wanted = source.length - from;
     let free = this.#free(tail, 1 + wanted * perItem) - 1;
@@ -655,7 +620,8 @@ export class SpscRing {
    * cells readable from there (<= 0: none).
    */
   #locate(): number {
-    const head = this.#ownIndex(HEAD);
+    const m = this.memory;
+    const head = m.load(this.#base + HEAD);
     this.#at = head;
     return this.#available(head);
   }
@@ -673,11 +639,12 @@ export class SpscRing {
    * Throws a TypeError (taking nothing) if the next frame holds numbers.
    */
   tryPopBytes(): Uint8Array | undefined {
+    const m = this.memory;
     for (;;) {
       const used = this.#locate();
       if (used <= 0) return undefined;
       const head = this.#at;
-      const header = this.#plainCell(this.#data + (head & this.#mask));
+      const header = m.load(this.#data + (head & this.#mask));
       const kind = header >>> 30;
       if (kind === KIND_I32 || kind === KIND_F64) {
         throw new TypeError("Cannot pop bytes: the next message is a number (use popNumber)");
@@ -710,13 +677,14 @@ export class SpscRing {
       out.push(one);
       return 1;
     }
-    const start = this.#ownIndex(HEAD);
+    const m = this.memory;
+    const start = m.load(this.#base + HEAD);
     let head = start;
     let taken = 0;
     while (taken < max) {
       const used = this.#available(head);
       if (used <= 0) break;
-      const header = this.#plainCell(this.#data + (head & this.#mask));
+      const header = m.load(this.#data + (head & this.#mask));
       if (header >>> 30 !== KIND_BYTES) break;
       const cells = 1 + ((header + 3) >>> 2);
       if (cells > used || cells > this.capacity) {
@@ -769,7 +737,7 @@ export class SpscRing {
     if (used <= 0) return undefined;
     const head = this.#at;
     const mask = this.#mask;
-    const header = this.#plainCell(this.#data + (head & mask));
+    const header = m.load(this.#data + (head & mask));
     const kind = header >>> 30;
     const count = header & COUNT_MASK;
     let value: number;
@@ -811,7 +779,7 @@ export class SpscRing {
     if (used <= 0) return 0;
     const head = this.#at;
     const mask = this.#mask;
-    const header = this.#plainCell(this.#data + (head & mask));
+    const header = m.load(this.#data + (head & mask));
     const kind = header >>> 30;
     const perItem = target instanceof Int32Array ? 1 : 2;
     if (kind !== (perItem === 1 ? KIND_I32 : KIND_F64)) return 0;

@@ -43,13 +43,6 @@ export class SabMemory implements Memory {
   readonly #byteOffset: number;
   readonly #cells: Int32Array;
   readonly #bytes: Uint8Array;
-  /** The last target of a cell-by-cell {@linkcode SabMemory.readBytes}, and its cells. */
-  #readTarget: Uint8Array | undefined;
-  #readView: Int32Array = new Int32Array(0);
-  #readLength = 0;
-  #readTarget2: Uint8Array | undefined;
-  #readView2: Int32Array = new Int32Array(0);
-  #readLength2 = 0;
 
   /**
    * Allocates a fresh zero-filled region of `byteLength` bytes, or (given a
@@ -240,54 +233,9 @@ export class SabMemory implements Memory {
     return Atomics.notify(this.#cells, cell, count);
   }
 
-  /**
-   * Copies bytes out of the region.
-   *
-   * `target.set(subarray)` costs a view allocation per call (about as much
-   * as copying 256 bytes), and V8 copies from a SharedArrayBuffer word by
-   * word only when both sides are aligned alike modulo 8 (byte by byte,
-   * several times slower, otherwise). So short copies go byte by byte with
-   * plain reads, and copies whose offsets and length are multiples of 4 go
-   * cell by cell into an `Int32Array` view of the target (cached for the
-   * last target: a caller that reads into the same buffer allocates
-   * nothing). Only long copies aligned alike modulo 8 use `set`.
-   */
+  /** Copies bytes out of the region. */
   readBytes(byteOffset: number, target: Uint8Array): void {
-    const length = target.length;
-    const inRange = byteOffset >= 0 && byteOffset + length <= this.byteLength;
-    // The cached targets are 4-byte aligned, and so are their lengths.
-    if ((byteOffset & 3) === 0 && inRange) {
-      if (target === this.#readTarget && length === this.#readLength) {
-        copyCells(this.#readView, this.#cells, byteOffset >>> 2, length >>> 2);
-        return;
-      }
-      if (target === this.#readTarget2 && length === this.#readLength2) {
-        copyCells(this.#readView2, this.#cells, byteOffset >>> 2, length >>> 2);
-        return;
-      }
-    }
-    const targetOffset = target.byteOffset;
-    if (
-      ((byteOffset | targetOffset | length) & 3) === 0 && inRange &&
-      (length <= CELL_COPY_MAX || ((byteOffset - targetOffset) & 7) !== 0)
-    ) {
-      // Cache the view (the previous one moves to the second slot).
-      const view = new Int32Array(target.buffer, targetOffset, length >>> 2);
-      this.#readTarget2 = this.#readTarget;
-      this.#readView2 = this.#readView;
-      this.#readLength2 = this.#readLength;
-      this.#readTarget = target;
-      this.#readView = view;
-      this.#readLength = length;
-      copyCells(view, this.#cells, byteOffset >>> 2, length >>> 2);
-      return;
-    }
-    if (length <= SHORT_COPY && inRange) {
-      const bytes = this.#bytes;
-      for (let i = 0; i < length; i++) target[i] = bytes[byteOffset + i];
-      return;
-    }
-    target.set(this.#bytes.subarray(byteOffset, byteOffset + length));
+    target.set(this.#bytes.subarray(byteOffset, byteOffset + target.length));
   }
   /** Copies bytes into the region. */
   writeBytes(byteOffset: number, source: Uint8Array): void {
@@ -297,44 +245,6 @@ export class SabMemory implements Memory {
   viewBytes(byteOffset: number, length: number): Uint8Array {
     return this.#bytes.subarray(byteOffset, byteOffset + length);
   }
-}
-
-/** Copies of at most this many bytes go byte by byte (no view to allocate). */
-const SHORT_COPY = 16;
-/**
- * Aligned copies of at most this many bytes go cell by cell even when `set`
- * could copy word by word (a view per call costs more than the loop saves).
- */
-const CELL_COPY_MAX = 1024;
-
-/**
- * Copies `count` cells from `cells[first..]` with plain reads, 16 at a time
- * (about 15% faster in V8 than one at a time). `count` is passed, not read
- * from `target.length`: a loop bounded by a typed array's length runs about
- * twice slower.
- */
-function copyCells(target: Int32Array, cells: Int32Array, first: number, count: number): void {
-  let i = 0;
-  for (; i <= count - 16; i += 16) {
-    const from = first + i;
-    target[i] = cells[from];
-    target[i + 1] = cells[from + 1];
-    target[i + 2] = cells[from + 2];
-    target[i + 3] = cells[from + 3];
-    target[i + 4] = cells[from + 4];
-    target[i + 5] = cells[from + 5];
-    target[i + 6] = cells[from + 6];
-    target[i + 7] = cells[from + 7];
-    target[i + 8] = cells[from + 8];
-    target[i + 9] = cells[from + 9];
-    target[i + 10] = cells[from + 10];
-    target[i + 11] = cells[from + 11];
-    target[i + 12] = cells[from + 12];
-    target[i + 13] = cells[from + 13];
-    target[i + 14] = cells[from + 14];
-    target[i + 15] = cells[from + 15];
-  }
-  for (; i < count; i++) target[i] = cells[first + i];
 }
 
 function alignUp(n: number): number {
