@@ -33,6 +33,7 @@
  */
 
 import { LayoutError } from "../primitives/errors.ts";
+import type { MemoryHandle } from "./memory.ts";
 
 /** "SHMF" in ASCII, little-endian. */
 export const FILE_MAGIC = 0x464d4853;
@@ -259,4 +260,31 @@ export function checkSharedHeader(
 export function fileKey(path: string): string {
   const info = Deno.statSync(path);
   return `${info.dev}:${info.ino}`;
+}
+
+/**
+ * Opens the file a handle of `backend` names (with `open`) and checks that
+ * the handle describes the region that file holds; shared by the file-backed
+ * and the memory-mapped memories' `from()`.
+ */
+export function attachFileHandle<M extends { readonly byteLength: number; close(): void }>(
+  handle: MemoryHandle,
+  backend: string,
+  open: (path: string) => M,
+): M {
+  if (handle?.backend !== backend || typeof handle.path !== "string") {
+    throw new LayoutError(
+      "not-shared",
+      `Cannot attach memory: expected a "${backend}" handle with a path`,
+    );
+  }
+  const memory = open(handle.path);
+  if (handle.byteOffset !== REGION_OFFSET || handle.byteLength !== memory.byteLength) {
+    memory.close();
+    throw new LayoutError(
+      "bad-parameters",
+      `Cannot attach ${handle.path}: the handle says ${handle.byteLength} bytes at ${handle.byteOffset}, the file holds ${memory.byteLength} at ${REGION_OFFSET}`,
+    );
+  }
+  return memory;
 }

@@ -61,6 +61,7 @@ import { registerMemoryBackend } from "./attach.ts";
 import { interruptSignal, throwIfInterrupted } from "./interrupt.ts";
 import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
 import {
+  attachFileHandle,
   fileKey,
   JOURNAL_CELL,
   readSharedFile,
@@ -479,21 +480,7 @@ export class FileMemory implements Memory, Batching {
    * @throws {LayoutError} If the handle is not a `"file"` handle or does not match its file.
    */
   static from(handle: MemoryHandle): FileMemory {
-    if (handle?.backend !== "file" || typeof handle.path !== "string") {
-      throw new LayoutError(
-        "not-shared",
-        `Cannot attach memory: expected a "file" handle with a path`,
-      );
-    }
-    const memory = FileMemory.open(handle.path);
-    if (handle.byteOffset !== REGION_OFFSET || handle.byteLength !== memory.byteLength) {
-      memory.close();
-      throw new LayoutError(
-        "bad-parameters",
-        `Cannot attach ${handle.path}: the handle says ${handle.byteLength} bytes at ${handle.byteOffset}, the file holds ${memory.byteLength} at ${REGION_OFFSET}`,
-      );
-    }
-    return memory;
+    return attachFileHandle(handle, "file", (path) => FileMemory.open(path));
   }
 
   /** The file and region, as plain data (JSON-serialisable). */

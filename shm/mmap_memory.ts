@@ -42,6 +42,7 @@ import {
 } from "./_libc.ts";
 import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
 import {
+  attachFileHandle,
   fileKey,
   fileSize,
   readSharedFile,
@@ -139,21 +140,7 @@ export class MmapMemory implements Memory {
    * @throws {LayoutError} If the handle is not an `"mmap"` handle or does not match its file.
    */
   static from(handle: MemoryHandle): MmapMemory {
-    if (handle?.backend !== "mmap" || typeof handle.path !== "string") {
-      throw new LayoutError(
-        "not-shared",
-        `Cannot attach memory: expected an "mmap" handle with a path`,
-      );
-    }
-    const memory = MmapMemory.open(handle.path);
-    if (handle.byteOffset !== REGION_OFFSET || handle.byteLength !== memory.byteLength) {
-      memory.close();
-      throw new LayoutError(
-        "bad-parameters",
-        `Cannot attach ${handle.path}: the handle says ${handle.byteLength} bytes at ${handle.byteOffset}, the file holds ${memory.byteLength} at ${REGION_OFFSET}`,
-      );
-    }
-    return memory;
+    return attachFileHandle(handle, "mmap", (path) => MmapMemory.open(path));
   }
 
   /** The file and region, as plain data (JSON-serialisable). */
