@@ -268,6 +268,66 @@ export class RingBuffer {
   #throwClosedPop(): never {
     throw new ClosedError("Cannot pop from RingBuffer: it is closed and drained");
   }
+  /**
+   * The slow path of every blocking single push: waits until `need` cells are
+   * free (spinning briefly, then sleeping) and retries `tryPut` until it
+   * succeeds, the deadline passes (`false`) or the ring closes (throws).
+   */
+  #putWaiting(need: number, tryPut: () => boolean, options?: WaitOptions): boolean {
+    const deadline = new LazyDeadline(options?.timeout);
+    for (;;) {
+      const ready = this.#ring.awaitWritable(need, deadline, spinsFor(options?.timeout));
+      if (ready === Ready.Closed) this.#checkPushable();
+      if (ready === Ready.TimedOut) return false;
+      if (tryPut()) return true;
+    }
+  }
+
+  /** {@linkcode RingBuffer.#putWaiting} without blocking the thread. */
+  async #putWaitingAsync(
+    need: number,
+    tryPut: () => boolean,
+    options?: AsyncWaitOptions,
+  ): Promise<boolean> {
+    const deadline = new LazyDeadline(options?.timeout);
+    for (;;) {
+      const ready = await this.#ring.awaitWritableAsync(need, deadline, options?.signal);
+      if (ready === Ready.Closed) this.#checkPushable();
+      if (ready === Ready.TimedOut) return false;
+      if (tryPut()) return true;
+    }
+  }
+
+  /**
+   * The slow path of every blocking single pop: waits for a message and
+   * retries `tryTake` until it yields one, the deadline passes (`undefined`)
+   * or the ring is closed and drained (throws).
+   */
+  #takeWaiting<T>(tryTake: () => T | undefined, options?: WaitOptions): T | undefined {
+    const deadline = new LazyDeadline(options?.timeout);
+    for (;;) {
+      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
+      if (ready === Ready.Closed) this.#throwClosedPop();
+      if (ready === Ready.TimedOut) return undefined;
+      const taken = tryTake();
+      if (taken !== undefined) return taken;
+    }
+  }
+
+  /** {@linkcode RingBuffer.#takeWaiting} without blocking the thread. */
+  async #takeWaitingAsync<T>(
+    tryTake: () => T | undefined,
+    options?: AsyncWaitOptions,
+  ): Promise<T | undefined> {
+    const deadline = new LazyDeadline(options?.timeout);
+    for (;;) {
+      const ready = await this.#ring.awaitReadableAsync(deadline, options?.signal);
+      if (ready === Ready.Closed) this.#throwClosedPop();
+      if (ready === Ready.TimedOut) return undefined;
+      const taken = tryTake();
+      if (taken !== undefined) return taken;
+    }
+  }
 
   // --------------------------------------------------------------- bytes
 
@@ -316,13 +376,7 @@ export class RingBuffer {
     const need = this.#checkMessage(bytes);
     this.#checkPushable();
     if (this.#ring.tryPushBytes(bytes)) return true;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = this.#ring.awaitWritable(need, deadline, spinsFor(options?.timeout));
-      if (ready === Ready.Closed) this.#checkPushable();
-      if (ready === Ready.TimedOut) return false;
-      if (this.#ring.tryPushBytes(bytes)) return true;
-    }
+    return this.#putWaiting(need, () => this.#ring.tryPushBytes(bytes), options);
   }
 
   /**
@@ -346,13 +400,7 @@ export class RingBuffer {
     options?.signal?.throwIfAborted();
     this.#checkPushable();
     if (this.#ring.tryPushBytes(bytes)) return true;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = await this.#ring.awaitWritableAsync(need, deadline, options?.signal);
-      if (ready === Ready.Closed) this.#checkPushable();
-      if (ready === Ready.TimedOut) return false;
-      if (this.#ring.tryPushBytes(bytes)) return true;
-    }
+    return await this.#putWaitingAsync(need, () => this.#ring.tryPushBytes(bytes), options);
   }
 
   /**
@@ -395,16 +443,9 @@ export class RingBuffer {
    * ```
    */
   pop(options?: WaitOptions): Uint8Array | undefined {
-    let message = this.#ring.tryPopBytes();
+    const message = this.#ring.tryPopBytes();
     if (message !== undefined) return message;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
-      if (ready === Ready.Closed) this.#throwClosedPop();
-      if (ready === Ready.TimedOut) return undefined;
-      message = this.#ring.tryPopBytes();
-      if (message !== undefined) return message;
-    }
+    return this.#takeWaiting(() => this.#ring.tryPopBytes(), options);
   }
 
   /**
@@ -425,16 +466,9 @@ export class RingBuffer {
    */
   async popAsync(options?: AsyncWaitOptions): Promise<Uint8Array | undefined> {
     options?.signal?.throwIfAborted();
-    let message = this.#ring.tryPopBytes();
+    const message = this.#ring.tryPopBytes();
     if (message !== undefined) return message;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = await this.#ring.awaitReadableAsync(deadline, options?.signal);
-      if (ready === Ready.Closed) this.#throwClosedPop();
-      if (ready === Ready.TimedOut) return undefined;
-      message = this.#ring.tryPopBytes();
-      if (message !== undefined) return message;
-    }
+    return await this.#takeWaitingAsync(() => this.#ring.tryPopBytes(), options);
   }
 
   /**
@@ -610,13 +644,7 @@ export class RingBuffer {
     this.#checkNumber(value);
     this.#checkPushable();
     if (this.#pushOneNumber(value)) return true;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = this.#ring.awaitWritable(3, deadline, spinsFor(options?.timeout));
-      if (ready === Ready.Closed) this.#checkPushable();
-      if (ready === Ready.TimedOut) return false;
-      if (this.#pushOneNumber(value)) return true;
-    }
+    return this.#putWaiting(3, () => this.#pushOneNumber(value), options);
   }
 
   /**
@@ -639,13 +667,7 @@ export class RingBuffer {
     options?.signal?.throwIfAborted();
     this.#checkPushable();
     if (this.#pushOneNumber(value)) return true;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = await this.#ring.awaitWritableAsync(3, deadline, options?.signal);
-      if (ready === Ready.Closed) this.#checkPushable();
-      if (ready === Ready.TimedOut) return false;
-      if (this.#pushOneNumber(value)) return true;
-    }
+    return await this.#putWaitingAsync(3, () => this.#pushOneNumber(value), options);
   }
 
   /**
@@ -687,16 +709,9 @@ export class RingBuffer {
    * ```
    */
   popNumber(options?: WaitOptions): number | undefined {
-    let value = this.#ring.tryPopNumber();
+    const value = this.#ring.tryPopNumber();
     if (value !== undefined) return value;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
-      if (ready === Ready.Closed) this.#throwClosedPop();
-      if (ready === Ready.TimedOut) return undefined;
-      value = this.#ring.tryPopNumber();
-      if (value !== undefined) return value;
-    }
+    return this.#takeWaiting(() => this.#ring.tryPopNumber(), options);
   }
 
   /**
@@ -716,16 +731,9 @@ export class RingBuffer {
    */
   async popNumberAsync(options?: AsyncWaitOptions): Promise<number | undefined> {
     options?.signal?.throwIfAborted();
-    let value = this.#ring.tryPopNumber();
+    const value = this.#ring.tryPopNumber();
     if (value !== undefined) return value;
-    const deadline = new LazyDeadline(options?.timeout);
-    for (;;) {
-      const ready = await this.#ring.awaitReadableAsync(deadline, options?.signal);
-      if (ready === Ready.Closed) this.#throwClosedPop();
-      if (ready === Ready.TimedOut) return undefined;
-      value = this.#ring.tryPopNumber();
-      if (value !== undefined) return value;
-    }
+    return await this.#takeWaitingAsync(() => this.#ring.tryPopNumber(), options);
   }
 
   #checkArray(values: Int32Array | Float64Array, verb: string): void {
