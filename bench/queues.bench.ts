@@ -20,6 +20,9 @@
  *   API). Ours also pays per call for what ringbuf.js lacks: the closed
  *   check, the sleeping-flag check that makes blocking possible, and a
  *   frame header per run (one per single element: 2 cells per int32).
+ *   Each of these iterations runs ringbuf.js on the same count just before
+ *   it (untimed) and reports the paired speed ratio (`pairedSpeed`), which is
+ *   what the runner checks the bar against.
  *
  * Each iteration starts both workers from a go-signal in shared memory (no
  * postMessage inside the timed part) and fails if any message is wrong.
@@ -37,6 +40,7 @@
 import { Queue } from "../primitives/queue.ts";
 import { RingBuffer } from "../primitives/ring_buffer.ts";
 import { bench, QUICK } from "./_harness.ts";
+import { type RingbufPeer, startRingbufPeer } from "./peers/_ringbuf_peer.ts";
 import { type CaseName, CASES, QB } from "./_workers/queues_layout.ts";
 
 const scale = QUICK ? 0.25 : 1;
@@ -202,6 +206,33 @@ for (
   });
 }
 
+// ringbuf.js's workload. Each iteration first runs ringbuf.js on the same
+// count (untimed, `_ringbuf_peer.ts`), so every sample carries a paired speed
+// ratio: two busy-spinning workers on 2 shared cores swing 2x between runs,
+// and a ratio taken seconds apart mostly measures that swing.
+let peer: RingbufPeer | undefined;
+try {
+  peer = await startRingbufPeer();
+} catch {
+  peer = undefined; // reported as skipped by bench/peers/ringbuf.bench.ts
+}
+globalThis.addEventListener("unload", () => peer?.close());
+
+/** Runs the ringbuf.js reference (when it loads), then `subject`; reports the subject's time and the ratio. */
+async function pairedWithRingbuf(
+  batch: number,
+  count: number,
+  subject: () => Promise<void>,
+): Promise<Record<string, number>> {
+  const t0 = performance.now();
+  await peer?.transfer(batch, count);
+  const t1 = performance.now();
+  await subject();
+  const t2 = performance.now();
+  const timed = { timedNs: (t2 - t1) * 1e6 };
+  return peer === undefined ? timed : { ...timed, pairedSpeed: (t1 - t0) / (t2 - t1) };
+}
+
 for (const batch of [1, 64]) {
   const count = (batch === 1 ? 1_000_000 : 8_000_000) / (QUICK ? 2 : 1);
   bench({
@@ -211,7 +242,13 @@ for (const batch of [1, 64]) {
     metric: "rate",
     op: "elem",
     opsPerIter: count,
-    fn: () => transfer(batch === 1 ? "ring-batch1" : "ring-batch64", count),
+    samples: QUICK ? 3 : 9,
+    fn: () =>
+      pairedWithRingbuf(
+        batch,
+        count,
+        () => transfer(batch === 1 ? "ring-batch1" : "ring-batch64", count),
+      ),
   });
   bench({
     question: "threads: ringbuf.js workload",
@@ -220,6 +257,12 @@ for (const batch of [1, 64]) {
     metric: "rate",
     op: "elem",
     opsPerIter: count,
-    fn: () => transfer(batch === 1 ? "ring-poll1" : "ring-poll64", count),
+    samples: QUICK ? 3 : 9,
+    fn: () =>
+      pairedWithRingbuf(
+        batch,
+        count,
+        () => transfer(batch === 1 ? "ring-poll1" : "ring-poll64", count),
+      ),
   });
 }

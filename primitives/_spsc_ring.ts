@@ -27,22 +27,32 @@
  *   `ceil(h / 4)` cells (it may wrap around the end of the circle);
  * - `h >>> 30 === 1`: a chunk of `h & 0x3fffffff` bytes of a longer message
  *   whose last chunk is an ordinary byte frame (used by pipes only);
- * - `h >>> 30 === 2`: `h & 0x3fffffff` int32 numbers, one per cell;
- * - `h >>> 30 === 3`: `h & 0x3fffffff` float64 numbers, two cells each.
+ * - `h >>> 30 === 2`: `h & 0x1fffffff` int32 numbers, one per cell;
+ * - `h >>> 30 === 3`: `h & 0x1fffffff` float64 numbers, two cells each.
+ * In a run of numbers, bit 29 says that one padding cell follows the header:
+ * the producer pads a long run so that its payload starts on an even cell,
+ * where copies to and from 8-byte-aligned arrays go word by word (see
+ * `shm/_cell_copy.ts`); a consumer that takes part of a run rewrites the
+ * rest's header, unpadded, in the cell just before the rest.
  * A frame that claims more cells than TAIL published, or an empty run, is
  * corrupt and throws {@linkcode MessageCorruptError}.
  *
  * Invariants and why they hold:
  * - Only the producer writes TAIL and the cells in `[TAIL, HEAD + capacity)`;
  *   only the consumer writes HEAD and the cells in `[HEAD, TAIL)` (it rewrites
- *   a run's header when it takes part of the run). Each side therefore loads
- *   its own index from memory (so the role can move to another thread) and
- *   caches the other's (rigtorp's trick): a stale cached index only makes the
- *   ring look fuller or emptier than it is, never the reverse.
- * - Publication: frame cells and bytes are written first, then TAIL is
- *   stored; the consumer loads TAIL before it reads them (sequentially
- *   consistent atomics order the plain byte copies). Symmetrically, the
- *   consumer has finished reading cells before it stores HEAD.
+ *   a run's header when it takes part of the run). Each side therefore reads
+ *   its own index from memory (so the role can move to another thread; a
+ *   plain read suffices, since only its own side writes it and a hand-over
+ *   of the role between threads is itself synchronised) and caches the
+ *   other's (rigtorp's trick): a stale cached index only makes the ring look
+ *   fuller or emptier than it is, never the reverse.
+ * - Publication: frame cells and bytes are written first (plain writes),
+ *   then TAIL is stored; the consumer loads TAIL before it reads them (plain
+ *   reads: the seq-cst TAIL store and load order them). Symmetrically, the
+ *   consumer has finished reading cells before it stores HEAD. Only the
+ *   indices, the SLEEPING flags and the bells are accessed atomically: on a
+ *   shared buffer every `Atomics` call costs about 8 ns here (V8 calls a
+ *   builtin), a plain access under 1 ns.
  * - No lost wake-up (Dekker, with seq-cst cells): a side about to sleep
  *   stores its SLEEPING flag, loads its bell, then re-checks the ring and the
  *   closed flags, and sleeps on the bell only if the bell still holds the
@@ -82,6 +92,10 @@ const KIND_CHUNK = 1;
 const KIND_I32 = 2;
 const KIND_F64 = 3;
 const COUNT_MASK = 0x3fffffff;
+const RUN_COUNT_MASK = 0x1fffffff;
+const RUN_PADDED = 0x20000000;
+/** Runs of at least this many cells are padded to start on an even cell. */
+const PAD_MIN_CELLS = 16;
 const I32_RUN = 0x80000000 | 0;
 const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
@@ -157,15 +171,10 @@ const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pa
 const FOREVER = new Deadline(undefined);
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
-/** A frame of up to 3 cells composed here, then copied into the ring in one go. */
+/** A frame of up to 3 cells composed here, then written into the ring. */
 const frame = new Int32Array(3);
-const frameBytes1 = new Uint8Array(frame.buffer, 0, 4);
 /** Copies at least this long whose alignment differs are staged (see `#copyIn`). */
 const STAGE_MIN = 32;
-const frameBytes2 = new Uint8Array(frame.buffer, 0, 8);
-/** Runs of at most this many payload bytes are written with one staged copy. */
-const RUN_STAGE_MAX = 4096;
-const frameBytes3 = new Uint8Array(frame.buffer, 0, 12);
 
 /** Smallest power of two >= n. */
 export function ceilPow2(n: number): number {
@@ -193,19 +202,13 @@ export class SpscRing {
   #stage: ArrayBuffer = new ArrayBuffer(1024);
   /** The last staging view handed out (batches of one size reuse it). */
   #staged: Uint8Array | undefined;
-  /** The number array whose bytes {@linkcode SpscRing.#bytesOf} cached. */
+  /** The number array whose cells {@linkcode SpscRing.#cellsOf} cached, per side. */
   readonly #viewed: [Int32Array | Float64Array | undefined, Int32Array | Float64Array | undefined] =
     [
       undefined,
       undefined,
     ];
-  readonly #viewedBytes: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
-  /** Producer's staging buffer for a run's header and payload (see `#writeStagedRun`). */
-  readonly #runStage: ArrayBuffer = new ArrayBuffer(RUN_STAGE_MAX + 16);
-  readonly #runStageBytes: Uint8Array = new Uint8Array(this.#runStage);
-  readonly #runStageCells: Int32Array = new Int32Array(this.#runStage);
-  /** The last staged-run views handed out, by skew (0 or 4 bytes past an 8-byte boundary). */
-  readonly #runViews: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
+  readonly #viewedCells: [Int32Array | undefined, Int32Array | undefined] = [undefined, undefined];
   /** Chunks of a long message received so far (consumer side). */
   #chunks: Uint8Array[] = [];
 
@@ -237,8 +240,13 @@ export class SpscRing {
     return this.memory.load(this.#base + WRITER_CLOSED) !== 0;
   }
 
+  /**
+   * Whether the reader closed, as the producer checks it before each push:
+   * an unordered read (a close that races with a push may or may not stop
+   * it either way; the waits re-check the flag with seq-cst loads).
+   */
   readerClosed(): boolean {
-    return this.memory.load(this.#base + READER_CLOSED) !== 0;
+    return this.memory.loadPlain(this.#base + READER_CLOSED) !== 0;
   }
 
   /** The writing side will write no more: the reader drains, then sees the end. */
@@ -289,17 +297,50 @@ export class SpscRing {
   }
 
   /**
-   * The bytes of a whole number array, cached for the last array each side
-   * used: a caller that moves batches through the same array allocates no
-   * view (the producer's and the consumer's caches are separate, so one
-   * object used for both does not thrash them).
+   * The cells of a whole number array (the array itself for an
+   * `Int32Array`), cached for the last array each side used: a caller that
+   * moves batches through the same array allocates no view (the producer's
+   * and the consumer's caches are separate, so one object used for both
+   * does not thrash them).
    */
-  #bytesOf(array: Int32Array | Float64Array, side: 0 | 1): Uint8Array {
+  #cellsOf(array: Int32Array | Float64Array, side: 0 | 1): Int32Array {
+    if (array instanceof Int32Array) return array;
     if (array !== this.#viewed[side]) {
       this.#viewed[side] = array;
-      this.#viewedBytes[side] = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+      this.#viewedCells[side] = new Int32Array(array.buffer, array.byteOffset, array.length * 2);
     }
-    return this.#viewedBytes[side]!;
+    return this.#viewedCells[side]!;
+  }
+
+  /** The cells of `array[from..from + count)`, a view allocated for a part, cached for the whole. */
+  #cellsOfPart(array: Int32Array | Float64Array, from: number, count: number, side: 0 | 1) {
+    if (from === 0 && count === array.length) return this.#cellsOf(array, side);
+    const perItem = array instanceof Int32Array ? 1 : 2;
+    return new Int32Array(array.buffer, array.byteOffset + from * perItem * 4, count * perItem);
+  }
+
+  /** Writes `cells` at cell position `position` (wrapping). */
+  #writeCells(position: number, cells: Int32Array): void {
+    const cell = position & this.#mask;
+    const room = this.capacity - cell;
+    if (cells.length <= room) {
+      this.memory.writeCells(this.#data + cell, cells);
+    } else {
+      this.memory.writeCells(this.#data + cell, cells.subarray(0, room));
+      this.memory.writeCells(this.#data, cells.subarray(room));
+    }
+  }
+
+  /** Reads `target.length` cells at cell position `position` (wrapping). */
+  #readCells(position: number, target: Int32Array): void {
+    const cell = position & this.#mask;
+    const room = this.capacity - cell;
+    if (target.length <= room) {
+      this.memory.readCells(this.#data + cell, target);
+    } else {
+      this.memory.readCells(this.#data + cell, target.subarray(0, room));
+      this.memory.readCells(this.#data, target.subarray(room));
+    }
   }
 
   /** Cells a byte frame of `length` bytes takes. */
@@ -378,7 +419,7 @@ export class SpscRing {
   /** Pushes one byte frame if it fits now (header `header`, defaulting to its length). */
   tryPushBytes(bytes: Uint8Array, header: number = bytes.length): boolean {
     const m = this.memory;
-    let tail = m.load(this.#base + TAIL);
+    let tail = m.loadPlain(this.#base + TAIL);
     const need = 1 + ((bytes.length + 3) >>> 2);
     if (this.#free(tail, need) < need) return false;
     this.#writeHeader(tail, header);
@@ -462,7 +503,7 @@ export class SpscRing {
    */
   tryPushManyBytes(messages: readonly Uint8Array[], from: number): number {
     const m = this.memory;
-    const start = m.load(this.#base + TAIL);
+    const start = m.loadPlain(this.#base + TAIL);
     let tail = start;
     let i = from;
     for (; i < messages.length; i++) {
@@ -478,17 +519,14 @@ export class SpscRing {
   }
 
   /**
-   * Writes the first `cells` cells of the frame scratch at `position`: one
-   * plain copy when they do not wrap (cheaper than a seq-cst store per cell;
-   * TAIL's store publishes them), cell stores otherwise.
+   * Writes the first `cells` cells of the frame scratch at `position` with a
+   * plain copy (cheaper than a seq-cst store per cell; TAIL's store
+   * publishes them).
    */
   #writeFrame(position: number, cells: number): void {
     const m = this.memory;
-    const cell = position & this.#mask;
-    if (cell + cells <= this.capacity) {
-      m.writeBytes(this.#dataByte + cell * 4, cells === 2 ? frameBytes2 : frameBytes3);
-    } else {
-      for (let i = 0; i < cells; i++) m.store(this.#data + ((position + i) & this.#mask), frame[i]);
+    for (let i = 0; i < cells; i++) {
+      m.storePlain(this.#data + ((position + i) & this.#mask), frame[i]);
     }
   }
 
@@ -498,14 +536,13 @@ export class SpscRing {
    * header anyway.
    */
   #writeHeader(position: number, header: number): void {
-    frame[0] = header;
-    this.memory.writeBytes(this.#dataByte + (position & this.#mask) * 4, frameBytes1);
+    this.memory.storePlain(this.#data + (position & this.#mask), header);
   }
 
   /** Pushes one int32 if a cell pair is free. */
   tryPushInt32(value: number): boolean {
     const m = this.memory;
-    const tail = m.load(this.#base + TAIL);
+    const tail = m.loadPlain(this.#base + TAIL);
     if (this.#free(tail, 2) < 2) return false;
     frame[0] = I32_RUN | 1;
     frame[1] = value;
@@ -517,7 +554,7 @@ export class SpscRing {
   /** Pushes one float64 if three cells are free. */
   tryPushFloat64(value: number): boolean {
     const m = this.memory;
-    const tail = m.load(this.#base + TAIL);
+    const tail = m.loadPlain(this.#base + TAIL);
     if (this.#free(tail, 3) < 3) return false;
     f64[0] = value;
     frame[0] = F64_RUN | 1;
@@ -534,50 +571,24 @@ export class SpscRing {
    */
   tryPushRun(source: Int32Array | Float64Array, from: number, atLeast: number = 1): number {
     const m = this.memory;
-    const tail = m.load(this.#base + TAIL);
+    const tail = m.loadPlain(this.#base + TAIL);
     const perItem = source instanceof Int32Array ? 1 : 2;
     const wanted = source.length - from;
-    let free = this.#free(tail, 1 + wanted * perItem) - 1;
-    if (free < atLeast * perItem) return 0;
-    const count = Math.min(wanted, (free / perItem) | 0, COUNT_MASK);
-    free = count * perItem;
-    const header = (perItem === 1 ? I32_RUN : F64_RUN) | count;
-    const payload = from === 0 && count === source.length
-      ? this.#bytesOf(source, 0)
-      : new Uint8Array(
-        source.buffer,
-        source.byteOffset + from * source.BYTES_PER_ELEMENT,
-        free * 4,
-      );
-    const cell = tail & this.#mask;
-    if (cell + 1 + free <= this.capacity && free * 4 <= RUN_STAGE_MAX) {
-      this.#writeStagedRun(this.#dataByte + cell * 4, header, payload);
-    } else {
-      this.#writeHeader(tail, header);
-      this.#writePayload(tail + 1, payload);
-    }
-    this.#publish((tail + 1 + free) | 0);
+    const room = this.#free(tail, 2 + wanted * perItem) - 1;
+    if (room < atLeast * perItem) return 0;
+    const count = Math.min(wanted, (room / perItem) | 0, RUN_COUNT_MASK);
+    // Pad only when the padded run still holds all `count` numbers: a
+    // shorter run would split the caller's batch into a run and a remnant,
+    // and a ring of remnants stays fragmented (each pop then takes pieces).
+    const pad = ((this.#data + tail + 1) & 1) !== 0 && count * perItem >= PAD_MIN_CELLS &&
+        count * perItem <= room - 1
+      ? 1
+      : 0;
+    const header = (perItem === 1 ? I32_RUN : F64_RUN) | (pad === 1 ? RUN_PADDED : 0) | count;
+    this.#writeHeader(tail, header);
+    this.#writeCells(tail + 1 + pad, this.#cellsOfPart(source, from, count, 0));
+    this.#publish((tail + 1 + pad + count * perItem) | 0);
     return count;
-  }
-
-  /**
-   * Writes a run's header and payload with one copy into shared memory (a
-   * copy costs about as much as the 256 bytes it moves): both are composed
-   * in a private buffer placed like the destination modulo 8 (so that the
-   * shared copy goes word by word, see {@linkcode SpscRing.#copyIn}), then
-   * copied at once. TAIL's store publishes them.
-   */
-  #writeStagedRun(byteOffset: number, header: number, payload: Uint8Array): void {
-    const skew = byteOffset & 7;
-    const length = 4 + payload.length;
-    const side = skew >>> 2;
-    let view = this.#runViews[side];
-    if (view === undefined || view.length !== length) {
-      view = this.#runViews[side] = new Uint8Array(this.#runStage, skew, length);
-    }
-    this.#runStageCells[side] = header;
-    this.#runStageBytes.set(payload, skew + 4);
-    this.memory.writeBytes(byteOffset, view);
   }
 
   // ------------------------------------------------------------- consumer
@@ -621,7 +632,7 @@ export class SpscRing {
    */
   #locate(): number {
     const m = this.memory;
-    const head = m.load(this.#base + HEAD);
+    const head = m.loadPlain(this.#base + HEAD);
     this.#at = head;
     return this.#available(head);
   }
@@ -630,7 +641,7 @@ export class SpscRing {
   peekKind(): FrameKind {
     if (this.#locate() <= 0) return "none";
     const head = this.#at;
-    const kind = this.memory.load(this.#data + (head & this.#mask)) >>> 30;
+    const kind = this.memory.loadPlain(this.#data + (head & this.#mask)) >>> 30;
     return kind === KIND_I32 || kind === KIND_F64 ? "number" : "bytes";
   }
 
@@ -644,7 +655,7 @@ export class SpscRing {
       const used = this.#locate();
       if (used <= 0) return undefined;
       const head = this.#at;
-      const header = m.load(this.#data + (head & this.#mask));
+      const header = m.loadPlain(this.#data + (head & this.#mask));
       const kind = header >>> 30;
       if (kind === KIND_I32 || kind === KIND_F64) {
         throw new TypeError("Cannot pop bytes: the next message is a number (use popNumber)");
@@ -678,13 +689,13 @@ export class SpscRing {
       return 1;
     }
     const m = this.memory;
-    const start = m.load(this.#base + HEAD);
+    const start = m.loadPlain(this.#base + HEAD);
     let head = start;
     let taken = 0;
     while (taken < max) {
       const used = this.#available(head);
       if (used <= 0) break;
-      const header = m.load(this.#data + (head & this.#mask));
+      const header = m.loadPlain(this.#data + (head & this.#mask));
       if (header >>> 30 !== KIND_BYTES) break;
       const cells = 1 + ((header + 3) >>> 2);
       if (cells > used || cells > this.capacity) {
@@ -737,33 +748,37 @@ export class SpscRing {
     if (used <= 0) return undefined;
     const head = this.#at;
     const mask = this.#mask;
-    const header = m.load(this.#data + (head & mask));
+    const header = m.loadPlain(this.#data + (head & mask));
     const kind = header >>> 30;
-    const count = header & COUNT_MASK;
+    const count = header & RUN_COUNT_MASK;
+    const payload = head + 1 + ((header & RUN_PADDED) !== 0 ? 1 : 0);
     let value: number;
     let taken: number;
     if (kind === KIND_I32) {
-      if (count === 0 || count + 1 > used) this.#corrupt(`a run of ${count} int32 is invalid`);
-      value = m.load(this.#data + ((head + 1) & mask));
+      if (count === 0 || payload + count - head > used) {
+        this.#corrupt(`a run of ${count} int32 is invalid`);
+      }
+      value = m.loadPlain(this.#data + (payload & mask));
       taken = 1;
     } else if (kind === KIND_F64) {
-      if (count === 0 || 2 * count + 1 > used) {
+      if (count === 0 || payload + 2 * count - head > used) {
         this.#corrupt(`a run of ${count} float64 is invalid`);
       }
-      f64Cells[0] = m.load(this.#data + ((head + 1) & mask));
-      f64Cells[1] = m.load(this.#data + ((head + 2) & mask));
+      f64Cells[0] = m.loadPlain(this.#data + (payload & mask));
+      f64Cells[1] = m.loadPlain(this.#data + ((payload + 1) & mask));
       value = f64[0];
       taken = 2;
     } else {
       throw new TypeError("Cannot pop a number: the next message is bytes (use pop)");
     }
     if (count > 1) {
-      // Rewrite the rest of the run as a run starting where this one ends:
-      // the cells are ours until HEAD moves past them.
-      m.store(this.#data + ((head + taken) & mask), header - 1);
-      this.#release((head + taken) | 0);
+      // Rewrite the rest of the run as an unpadded run starting where this
+      // one ends: the cells are ours until HEAD moves past them.
+      const rest = (payload + taken - 1) | 0;
+      m.storePlain(this.#data + (rest & mask), (header & ~RUN_PADDED) - 1);
+      this.#release(rest);
     } else {
-      this.#release((head + 1 + taken) | 0);
+      this.#release((payload + taken) | 0);
     }
     return value;
   }
@@ -779,27 +794,25 @@ export class SpscRing {
     if (used <= 0) return 0;
     const head = this.#at;
     const mask = this.#mask;
-    const header = m.load(this.#data + (head & mask));
+    const header = m.loadPlain(this.#data + (head & mask));
     const kind = header >>> 30;
     const perItem = target instanceof Int32Array ? 1 : 2;
     if (kind !== (perItem === 1 ? KIND_I32 : KIND_F64)) return 0;
-    const count = header & COUNT_MASK;
-    if (count === 0 || count * perItem + 1 > used) this.#corrupt(`a run of ${count} is invalid`);
+    const count = header & RUN_COUNT_MASK;
+    const payload = head + 1 + ((header & RUN_PADDED) !== 0 ? 1 : 0);
+    if (count === 0 || payload + count * perItem - head > used) {
+      this.#corrupt(`a run of ${count} is invalid`);
+    }
     const taken = Math.min(count, target.length - from);
     if (taken <= 0) return 0;
-    this.#readPayload(
-      head + 1,
-      from === 0 && taken === target.length ? this.#bytesOf(target, 1) : new Uint8Array(
-        target.buffer,
-        target.byteOffset + from * target.BYTES_PER_ELEMENT,
-        taken * perItem * 4,
-      ),
-    );
+    this.#readCells(payload, this.#cellsOfPart(target, from, taken, 1));
     if (taken < count) {
-      m.store(this.#data + ((head + taken * perItem) & mask), header - taken);
-      this.#release((head + taken * perItem) | 0);
+      // The rest, as an unpadded run in the cell before it (see the module doc).
+      const rest = (payload + taken * perItem - 1) | 0;
+      m.storePlain(this.#data + (rest & mask), (header & ~RUN_PADDED) - taken);
+      this.#release(rest);
     } else {
-      this.#release((head + 1 + count * perItem) | 0);
+      this.#release((payload + count * perItem) | 0);
     }
     return taken;
   }
@@ -808,7 +821,7 @@ export class SpscRing {
   nextKindCode(): number {
     if (this.#locate() <= 0) return -1;
     const head = this.#at;
-    return this.memory.load(this.#data + (head & this.#mask)) >>> 30;
+    return this.memory.loadPlain(this.#data + (head & this.#mask)) >>> 30;
   }
 
   // ------------------------------------------------------------- waiting

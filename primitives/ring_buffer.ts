@@ -18,7 +18,7 @@ import {
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { ClosedError, LayoutError } from "./errors.ts";
 
-const VERSION = 1;
+const VERSION = 2; // 2: runs of numbers may be padded (bit 29 of the run header)
 /** The ring starts on the second cache line, away from the header. */
 const BASE = 16;
 const MIN_CELLS = 4;
@@ -743,7 +743,11 @@ export class RingBuffer {
   }
 
   /**
-   * Pushes as many of `values` as fit now, with one copy.
+   * Pushes as many of `values` as fit now, with one copy. A prefix shorter
+   * than all of `values` is pushed only if it takes at least a sixteenth of
+   * the ring; less room counts as none (returns 0), so that a producer
+   * polling a full ring does not refill it in slivers, which would cut every
+   * later batch into two runs.
    *
    * @param values The numbers.
    * @returns How many were pushed (a prefix).
@@ -759,7 +763,10 @@ export class RingBuffer {
   tryPushNumbers(values: Int32Array | Float64Array): number {
     this.#checkArray(values, "push");
     this.#checkPushable();
-    return values.length === 0 ? 0 : this.#ring.tryPushRun(values, 0);
+    if (values.length === 0) return 0;
+    const perItem = values instanceof Int32Array ? 1 : 2;
+    const sliver = Math.max(1, (this.#ring.capacity >>> 4) / perItem | 0);
+    return this.#ring.tryPushRun(values, 0, Math.min(values.length, sliver));
   }
 
   /**

@@ -557,6 +557,14 @@ export class FileMemory implements Memory, Batching {
   store(cell: number, value: number): void {
     this.#update(cell, () => value);
   }
+  /** Reads a cell: the same as `load` (each access locks the file anyway). */
+  loadPlain(cell: number): number {
+    return this.load(cell);
+  }
+  /** Writes a cell: the same as `store`. */
+  storePlain(cell: number, value: number): void {
+    this.store(cell, value);
+  }
   /** Atomically adds to a cell; returns the old value. */
   add(cell: number, delta: number): number {
     return this.#update(cell, (old) => (old + delta) | 0);
@@ -763,6 +771,15 @@ export class FileMemory implements Memory, Batching {
     } finally {
       state.end();
     }
+  }
+
+  /** Copies whole cells out of the region (the bytes of `target`, see {@linkcode FileMemory.readBytes}). */
+  readCells(cell: number, target: Int32Array): void {
+    this.readBytes(cell * 4, new Uint8Array(target.buffer, target.byteOffset, target.byteLength));
+  }
+  /** Copies whole cells into the region (see {@linkcode FileMemory.writeBytes}). */
+  writeCells(cell: number, source: Int32Array): void {
+    this.writeBytes(cell * 4, new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
   }
 
   /** A copy of the bytes (a file cannot be viewed in place). */

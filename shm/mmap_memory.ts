@@ -20,6 +20,7 @@
  * @module
  */
 
+import { copyCellsIn, copyCellsOut, outsideCells } from "./_cell_copy.ts";
 import { LayoutError } from "../primitives/errors.ts";
 import { registerMemoryBackend } from "./attach.ts";
 import {
@@ -191,6 +192,17 @@ export class MmapMemory implements Memory {
   load(cell: number): number {
     return Atomics.load(this.#cells, cell);
   }
+  /** Reads a cell without ordering (see {@linkcode Memory.loadPlain}). */
+  loadPlain(cell: number): number {
+    const value = this.#cells[cell];
+    if (value === undefined) throw outsideCells(cell, this.#cells.length);
+    return value;
+  }
+  /** Writes a cell without ordering (see {@linkcode Memory.storePlain}). */
+  storePlain(cell: number, value: number): void {
+    if (!(cell >= 0 && cell < this.#cells.length)) throw outsideCells(cell, this.#cells.length);
+    this.#cells[cell] = value;
+  }
   /** Atomically writes a cell. */
   store(cell: number, value: number): void {
     Atomics.store(this.#cells, cell, value);
@@ -328,6 +340,14 @@ export class MmapMemory implements Memory {
   /** Copies bytes into the region. */
   writeBytes(byteOffset: number, source: Uint8Array): void {
     this.#bytes.set(source, byteOffset);
+  }
+  /** Copies whole cells out of the region. */
+  readCells(cell: number, target: Int32Array): void {
+    copyCellsOut(this.#cells, cell, target);
+  }
+  /** Copies whole cells into the region. */
+  writeCells(cell: number, source: Int32Array): void {
+    copyCellsIn(this.#cells, cell, source);
   }
   /** A live view of the bytes (valid until they are written again, or the memory is closed). */
   viewBytes(byteOffset: number, length: number): Uint8Array {

@@ -82,6 +82,65 @@ Deno.test("RingBuffer: typed numbers - singles, batches, partial pops, int32 and
   assert.equal(ring.tryPopNumbers(new Int32Array(100)), 15);
 });
 
+Deno.test("RingBuffer: runs of numbers (padded or not) against a model, random pushes and partial pops", () => {
+  // Long runs are padded to start their payload on an even cell; partial
+  // pops rewrite the rest unpadded. Every value must come out in order.
+  const ring = new RingBuffer(1024); // 256 cells: wraps every few batches
+  const model: { float: boolean; value: number }[] = [];
+  let seed = 12345;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  let next = 0;
+  let pushed = 0;
+  for (let step = 0; step < 20_000; step++) {
+    const action = random(4);
+    if (action === 0) {
+      const float = random(3) === 0;
+      const length = 1 + random(float ? 40 : 90);
+      const values = float
+        ? Float64Array.from({ length }, () => next++ + 0.5)
+        : Int32Array.from({ length }, () => next++);
+      const count = ring.tryPushNumbers(values);
+      assert.ok(count >= 0 && count <= length);
+      for (let i = 0; i < count; i++) model.push({ float, value: values[i] });
+      next -= length - count; // values not pushed are reused
+      pushed += count;
+    } else if (action === 1 && model.length > 0) {
+      assert.equal(ring.tryPopNumber(), model.shift()!.value);
+    } else {
+      const float = model.length > 0 ? model[0].float : random(2) === 0;
+      const target = float ? new Float64Array(1 + random(70)) : new Int32Array(1 + random(70));
+      const view = random(2) === 0 ? target : target.subarray(1); // odd offsets too
+      const got = ring.tryPopNumbers(view);
+      let expected = 0;
+      while (expected < view.length && expected < model.length && model[expected].float === float) {
+        expected++;
+      }
+      assert.equal(got, expected);
+      for (let i = 0; i < got; i++) assert.equal(view[i], model.shift()!.value);
+    }
+  }
+  assert.ok(pushed > 100_000, `enough traffic (${pushed} numbers)`);
+});
+
+Deno.test("RingBuffer: tryPushNumbers does not refill a full ring in slivers", () => {
+  const ring = new RingBuffer(1024); // 256 cells: a sixteenth is 16
+  assert.equal(ring.tryPushNumbers(new Int32Array(300)), 255, "an empty ring takes all that fits");
+  const out = new Int32Array(8);
+  assert.equal(ring.tryPopNumbers(out), 8);
+  // 8 cells free: less than a sixteenth of the ring, and less than the batch.
+  assert.equal(ring.tryPushNumbers(new Int32Array(40)), 0);
+  assert.equal(ring.tryPushNumbers(new Int32Array(4)), 4, "a batch that fits whole goes in");
+  assert.equal(ring.tryPopNumbers(new Int32Array(40)), 40);
+  assert.equal(
+    ring.tryPushNumbers(new Int32Array(100)),
+    42,
+    "a prefix of at least a sixteenth (43 free cells, one for the header)",
+  );
+});
+
 Deno.test("RingBuffer: a typed pop that meets the other kind throws TypeError and takes nothing", () => {
   const ring = new RingBuffer(64);
   ring.pushNumber(7);

@@ -81,6 +81,7 @@ const BARS: Bar[] = [
     subject: /^RingBuffer/,
     reference: /^ringbuf\.js/,
     limit: 1,
+    paired: "pairedSpeed",
   })),
   {
     label: "issue 4: Pool ≥ 3× piscina on tiny tasks",

@@ -297,6 +297,14 @@ export class CheckingMemory implements Memory {
     scheduler?.step(OP_STORE, at);
     Atomics.store(heapCells, at, value);
   }
+  /** Reads a cell (one scheduling point, like `load`: the explorer tries every order anyway). */
+  loadPlain(cell: number): number {
+    return this.load(cell);
+  }
+  /** Writes a cell (one scheduling point, like `store`). */
+  storePlain(cell: number, value: number): void {
+    this.store(cell, value);
+  }
   /** Atomically adds to a cell; returns the old value (a scheduling point). */
   add(cell: number, delta: number): number {
     const at = this.#check(cell);
@@ -369,6 +377,14 @@ export class CheckingMemory implements Memory {
     this.#checkBytes(byteOffset, source.length);
     scheduler?.step(OP_WRITE_BYTES, this.#byteOffset + byteOffset);
     heapBytes.set(source, this.#byteOffset + byteOffset);
+  }
+  /** Copies whole cells out of the region: a byte copy (one scheduling point). */
+  readCells(cell: number, target: Int32Array): void {
+    this.readBytes(cell * 4, new Uint8Array(target.buffer, target.byteOffset, target.byteLength));
+  }
+  /** Copies whole cells into the region: a byte copy (one scheduling point). */
+  writeCells(cell: number, source: Int32Array): void {
+    this.writeBytes(cell * 4, new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
   }
   /** A copy of the bytes (one scheduling point): a later write cannot change it. */
   viewBytes(byteOffset: number, length: number): Uint8Array {

@@ -24,6 +24,38 @@ export function withMemory<M extends Memory & { close(): void }>(
   }];
 }
 
+/**
+ * `loadPlain`/`storePlain` and `readCells`/`writeCells` on a memory of 16
+ * cells: the same cells as the atomic operations and the byte copies, and a
+ * RangeError outside the memory (every backend, the SAB one included).
+ */
+export function checkPlainAndCellCopies(memory: Memory): void {
+  memory.storePlain(1, -7);
+  assert.equal(memory.loadPlain(1), -7);
+  assert.equal(memory.load(1), -7);
+  memory.store(2, 0x12345678);
+  assert.equal(memory.loadPlain(2), 0x12345678);
+  assert.throws(() => memory.loadPlain(16), RangeError);
+  assert.throws(() => memory.storePlain(-1, 0), RangeError);
+  // Short (loop) and long copies, at even and odd cells, against the byte view.
+  for (const at of [3, 4]) {
+    const source = Int32Array.from({ length: 12 }, (_, i) => (i * 0x01010101) ^ -(at + i));
+    memory.writeCells(at, source);
+    const back = new Int32Array(12);
+    memory.readCells(at, back);
+    assert.deepEqual([...back], [...source]);
+    const bytes = new Uint8Array(48);
+    memory.readBytes(at * 4, bytes);
+    assert.deepEqual([...new Int32Array(bytes.buffer)], [...source]);
+    assert.equal(memory.load(at + 11), source[11]);
+  }
+  const part = new Int32Array(8).subarray(1, 4); // a view at an odd cell of its own buffer
+  memory.readCells(5, part);
+  assert.equal(part[0], memory.load(5));
+  assert.throws(() => memory.writeCells(15, new Int32Array(2)), RangeError);
+  assert.throws(() => memory.readCells(-1, new Int32Array(1)), RangeError);
+}
+
 /** Registers the shared cases for one backend. */
 export function memoryCases<M extends Memory & { close(): void }>(
   mode: FileMode,
@@ -57,6 +89,19 @@ export function memoryCases<M extends Memory & { close(): void }>(
         assert.equal(other.load(0), 9);
         other.close();
         assert.equal(memory.load(0), 9);
+      } finally {
+        done();
+      }
+    },
+  });
+
+  Deno.test({
+    name: `${mode}: plain cell accesses and whole-cell copies`,
+    ignore,
+    fn() {
+      const [memory, , done] = withMemory(mode, 64, open);
+      try {
+        checkPlainAndCellCopies(memory);
       } finally {
         done();
       }

@@ -3,6 +3,7 @@
  * bad input, deadlock / timeout / livelock / failure reports, exact replay.
  */
 import assert from "node:assert/strict";
+import { checkPlainAndCellCopies } from "../_processes/memory_cases.ts";
 import { Mutex } from "../../primitives/mutex.ts";
 import { LayoutError } from "../../primitives/errors.ts";
 import {
@@ -71,6 +72,8 @@ Deno.test("checking memory: bad input is a typed error", () => {
   assert.throws(() => new CheckingMemory(2, 8), LayoutError);
   assert.throws(() => new CheckingMemory(0, 1 << 30), LayoutError);
   assert.throws(() => parseSchedule("0 x1"), SyntaxError);
+  resetCheckingHeap();
+  checkPlainAndCellCopies(checkingAllocator(64));
 });
 
 Deno.test("checking memory: primitives run on it directly", () => {

@@ -1,0 +1,61 @@
+/**
+ * Whole-cell copies between a memory's own `Int32Array` of cells and a
+ * caller's `Int32Array`, for the memories that can address their cells
+ * directly (`SabMemory`, `MmapMemory`).
+ *
+ * Why not `target.set(cells.subarray(...))`: for the short runs queues move
+ * (tens of cells) the view that `subarray` allocates and V8's generic copy
+ * cost more than the copy itself; a loop of plain typed-array accesses is
+ * compiled to aligned 32-bit moves and allocates nothing. Long runs, and
+ * runs aligned alike on both sides, still go through `set` (a word-by-word
+ * copy), where the view's cost is lost in the copy.
+ *
+ * The accesses are plain, like byte copies (see `Memory.readCells`).
+ *
+ * @module
+ */
+
+/** Runs at least this long are copied with `set` (a memcpy) instead of a loop. */
+const LOOP_MAX = 256;
+/**
+ * Runs at least this long whose two sides are aligned alike modulo 8 are
+ * copied with `set`: V8 copies to and from a shared buffer word by word only
+ * then (byte by byte otherwise, slower than the loop).
+ */
+const ALIGNED_SET_MIN = 16;
+
+/** Whether `set` between cell `cell` of `cells` and `other` copies word by word. */
+function setPays(cells: Int32Array, cell: number, other: Int32Array): boolean {
+  const length = other.length;
+  return length >= LOOP_MAX ||
+    (length >= ALIGNED_SET_MIN && ((cells.byteOffset + cell * 4 - other.byteOffset) & 7) === 0);
+}
+
+/** Copies `target.length` cells starting at `cell` of `cells` into `target`. */
+export function copyCellsOut(cells: Int32Array, cell: number, target: Int32Array): void {
+  const length = target.length;
+  if (!(cell >= 0 && cell + length <= cells.length)) throw outsideCells(cell, cells.length, length);
+  if (setPays(cells, cell, target)) {
+    target.set(cells.subarray(cell, cell + length));
+    return;
+  }
+  for (let i = 0; i < length; i++) target[i] = cells[cell + i];
+}
+
+/** Copies `source` into `cells` starting at `cell`. */
+export function copyCellsIn(cells: Int32Array, cell: number, source: Int32Array): void {
+  const length = source.length;
+  if (!(cell >= 0 && cell + length <= cells.length)) throw outsideCells(cell, cells.length, length);
+  if (setPays(cells, cell, source)) {
+    cells.set(source, cell);
+    return;
+  }
+  for (let i = 0; i < length; i++) cells[cell + i] = source[i];
+}
+
+/** The error for cells `[cell, cell + length)` outside a memory of `cells` cells. */
+export function outsideCells(cell: number, cells: number, length: number = 1): RangeError {
+  return new RangeError(
+    `Cells [${cell}, ${cell + length}) are outside a memory of ${cells} cells`,
+  );
+}
