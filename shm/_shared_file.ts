@@ -16,8 +16,11 @@
  * | 28..31    | length of the descriptor (the object's handle as JSON; 0: none) |
  * | 32..127   | waiter counts, {@linkcode WAIT_SLOTS} cells (cell c → slot c % 24) |
  * | 128..223  | notify sequence numbers (file mode), one per slot              |
+ * | 224..227  | file mode: generation of the active lease log (0: none)        |
+ * | 228..231  | file mode: last lease-log generation used                      |
  * | 256..     | the region: the primitive's own memory (its header first)      |
  * | after it  | file mode only: the journal ({@linkcode journalCapacity} bytes) |
+ * | then      | file mode only: the lease log ({@linkcode LEASE_LOG_BYTES} bytes, sparse until used) |
  * | then      | the descriptor, written once before the file gets its name     |
  *
  * The mode is fixed at creation: the two backends do not exclude each other
@@ -43,6 +46,10 @@ export const FILE_VERSION = 1;
 export const REGION_OFFSET = 256;
 /** File mode: the cell holding the committed journal's length (0: none). */
 export const JOURNAL_CELL = 6;
+/** File mode: the cell holding the generation of the active lease log (0: none). */
+export const LOG_CELL = 56;
+/** File mode: the cell holding the last lease-log generation used. */
+export const LOG_GEN_CELL = 57;
 /** The cell holding the descriptor's length (0: none). */
 export const DESCRIPTOR_CELL = 7;
 /** First cell of the waiter counts. */
@@ -135,10 +142,16 @@ export function journalCapacity(regionLength: number): number {
   return data + 8 * (Math.ceil(data / 4096) + 1);
 }
 
+/**
+ * Bytes of lease log a file-backed object reserves (see `shm/file_memory.ts`):
+ * a lease that fills it writes its changes in place and starts over.
+ */
+export const LEASE_LOG_BYTES: number = 64 * 1024;
+
 /** The file size for a region of `regionLength` bytes in `mode`. */
 export function fileSize(regionLength: number, mode: FileMode = "mmap"): number {
   const data = REGION_OFFSET + regionLength;
-  return mode === "file" ? data + journalCapacity(regionLength) : data;
+  return mode === "file" ? data + journalCapacity(regionLength) + LEASE_LOG_BYTES : data;
 }
 
 /**

@@ -28,8 +28,11 @@
  *   Changes are still written to the file at the end of every batch, so a
  *   process killed afterwards loses nothing that a call returned for. The
  *   lease is given up when it expires (checked at the end of each batch),
- *   at the next microtask checkpoint, and before any wait on any file memory
- *   of the thread. Caveat: a thread that, within its lease, blocks in
+ *   at the next microtask checkpoint, before any wait on any file memory
+ *   of the thread, and before the thread blocks on another file's lock (so
+ *   two processes leasing two files never wait for each other). While a
+ *   lease keeps the lock, batches go to a log instead of being written in
+ *   place (one `pwrite` each; see `FileState.logBatch`). Caveat: a thread that, within its lease, blocks in
  *   something else (a synchronous read, a subprocess) keeps the lock until it
  *   returns; {@linkcode releaseFileLeases} releases it explicitly.
  *
@@ -64,6 +67,10 @@ import {
   attachFileHandle,
   fileKey,
   JOURNAL_CELL,
+  journalCapacity,
+  LEASE_LOG_BYTES,
+  LOG_CELL,
+  LOG_GEN_CELL,
   readSharedFile,
   REGION_OFFSET,
   RELABEL,
@@ -127,12 +134,25 @@ class FileState {
 
   /** Where the journal starts (right after the region). */
   readonly journalOffset: number;
+  /** Where the lease log starts (right after the journal). */
+  readonly logOffset: number;
   journal: Uint8Array = new Uint8Array(0);
+
+  /** Generation of the lease log this thread is writing (0: not logging). */
+  logGen = 0;
+  /** Sequence number of the next record, and where it goes in the log. */
+  logSeq = 0;
+  logAt = 0;
+  /** Per block: the logged byte range not yet written in place (high 0: none). */
+  readonly pendingLow: Int32Array;
+  readonly pendingHigh: Int32Array;
+  readonly pendingBlocks: number[] = [];
 
   constructor(path: string, key: string, fileLength: number) {
     this.key = key;
     this.fileLength = fileLength;
     this.journalOffset = fileLength;
+    this.logOffset = fileLength + journalCapacity(fileLength - REGION_OFFSET);
     this.lockFile = Deno.openSync(path, { read: true, write: true });
     try {
       this.fd = fs.openSync(path, "r+");
@@ -147,11 +167,18 @@ class FileState {
     this.dirtyLow = new Int32Array(blocks);
     this.dirtyHigh = new Int32Array(blocks);
     this.dirtyStamp = new Float64Array(blocks);
+    this.pendingLow = new Int32Array(blocks);
+    this.pendingHigh = new Int32Array(blocks);
   }
 
   begin(): void {
     if (this.depth === 0) this.wrote = false;
     if (!this.held) {
+      // Never block on one file's lock while keeping another's on lease:
+      // two threads leasing two files could otherwise each wait for the
+      // other's (a lease in the middle of a batch cannot be given up, but
+      // batches do not span files).
+      if (leased.size > (leased.has(this) ? 1 : 0)) releaseFileLeases();
       this.lockFile.lockSync(true);
       this.held = true;
       this.heldSince = performance.now();
@@ -162,6 +189,7 @@ class FileState {
       // process that died while writing it back.
       this.ensure(0, Math.min(BLOCK, this.fileLength));
       if (this.cells[JOURNAL_CELL] !== 0) this.recover();
+      if (this.cells[LOG_CELL] !== 0) this.replayLog();
     }
     this.depth++;
   }
@@ -205,14 +233,16 @@ class FileState {
 
   end(): void {
     if (--this.depth !== 0) return;
-    this.flush();
     // Keep a lease only after a batch that wrote: a thread that only reads
     // is usually polling for another process's change, which needs the lock.
     if (
       this.leaseMs <= 0 || !this.wrote || performance.now() - this.heldSince >= this.leaseMs
     ) {
       this.release();
-    } else if (!this.releaseScheduled) {
+      return;
+    }
+    this.logBatch();
+    if (!this.releaseScheduled) {
       this.releaseScheduled = true;
       queueMicrotask(() => {
         this.releaseScheduled = false;
@@ -221,13 +251,183 @@ class FileState {
     }
   }
 
-  /** Gives up the lock (outside any batch). */
+  /** Gives up the lock (outside any batch), with every change in place. */
   release(): void {
     if (!this.held || this.depth !== 0) return;
-    this.flush();
+    if (this.logGen !== 0) this.logBatch(); // (a full log retires itself)
+    if (this.logGen !== 0) this.checkpoint();
+    else this.flush();
     this.held = false;
     leased.delete(this);
     this.lockFile.unlockSync();
+  }
+
+  // The lease log. While a lease keeps the lock, nobody else reads the file,
+  // so a batch need not be written in place before its call returns: it only
+  // has to be in the file. Each batch is appended to the log after the region
+  // as one record (one pwrite instead of a journalled write-back of every
+  // block it changed), and the blocks are written in place once, when the
+  // lease ends (the checkpoint). The log is active while the header's
+  // LOG_CELL holds its generation: set by the lease's first batch (written
+  // back the ordinary way), cleared by the checkpoint's last write. A process
+  // killed with a log active leaves it to the next locker, which replays its
+  // records in order (see `replayLog`), so a call that returned is never lost
+  // and a half-written record is never applied.
+  //
+  // Record: [LOG_MAGIC, gen, seq, body bytes, checksum(body)] body [gen, seq].
+  // The body holds journal entries ([position, size, bytes padded to 4]). A
+  // record is valid only with the right magic, generation and next sequence
+  // number, a trailer that repeats them (a kill mid-write leaves a prefix of
+  // the pages written, so a present trailer means a whole record) and a
+  // matching checksum.
+
+  /** Makes the current batch durable while the lock is kept (see above). */
+  logBatch(): void {
+    if (this.dirtyBlocks.length === 0) return;
+    if (this.logGen === 0) {
+      this.startLog();
+    } else if (!this.appendRecord()) {
+      this.retireLogWithBatch();
+    }
+  }
+
+  /**
+   * A batch that does not fit the log: write it back together with every
+   * logged change, and the log's retirement, as one ordinary (journalled)
+   * write-back. Until its commit a kill leaves the log to be replayed (this
+   * batch's call has not returned); after it, the next locker finishes the
+   * journal, which clears LOG_CELL too. (The journal has its own area: the
+   * log stays intact until the commit.)
+   */
+  retireLogWithBatch(): void {
+    for (const block of this.pendingBlocks) {
+      this.touch(this.pendingLow[block], this.pendingHigh[block]);
+      this.pendingHigh[block] = 0;
+    }
+    this.pendingBlocks.length = 0;
+    this.cells[LOG_CELL] = 0;
+    this.touch(LOG_CELL * 4, LOG_CELL * 4 + 4);
+    this.flush();
+    this.logGen = 0;
+  }
+
+  /** Writes the current batch back the ordinary way, marking a new log active. */
+  startLog(): void {
+    const gen = ((this.cells[LOG_GEN_CELL] + 1) | 0) || 1;
+    this.cells[LOG_GEN_CELL] = gen;
+    this.cells[LOG_CELL] = gen;
+    this.touch(LOG_CELL * 4, LOG_GEN_CELL * 4 + 4);
+    this.flush();
+    this.logGen = gen;
+    this.logSeq = 0;
+    this.logAt = 0;
+  }
+
+  /** Appends the current batch as one record; false (nothing written) if the log is full. */
+  appendRecord(): boolean {
+    const blocks = this.dirtyBlocks;
+    let body = 0;
+    for (const block of blocks) {
+      body += 8 + ((this.dirtyHigh[block] - this.dirtyLow[block] + 3) & ~3);
+    }
+    const length = RECORD_HEAD + body + RECORD_TAIL;
+    if (this.logAt + length > LEASE_LOG_BYTES) return false;
+    if (this.journal.length < length) this.journal = new Uint8Array(length * 2);
+    const record = this.journal;
+    const view = new DataView(record.buffer);
+    let at = RECORD_HEAD;
+    for (const block of blocks) {
+      const low = this.dirtyLow[block];
+      const high = this.dirtyHigh[block];
+      view.setUint32(at, low, true);
+      view.setUint32(at + 4, high - low, true);
+      record.set(this.cache.subarray(low, high), at + 8);
+      record.fill(0, at + 8 + high - low, at + 8 + ((high - low + 3) & ~3));
+      at += 8 + ((high - low + 3) & ~3);
+      // Logged: now pending until the checkpoint writes it in place.
+      if (this.pendingHigh[block] === 0) {
+        this.pendingBlocks.push(block);
+        this.pendingLow[block] = low;
+        this.pendingHigh[block] = high;
+      } else {
+        if (low < this.pendingLow[block]) this.pendingLow[block] = low;
+        if (high > this.pendingHigh[block]) this.pendingHigh[block] = high;
+      }
+      this.dirtyStamp[block] = 0;
+    }
+    blocks.length = 0;
+    view.setInt32(0, LOG_MAGIC, true);
+    view.setInt32(4, this.logGen, true);
+    view.setInt32(8, this.logSeq, true);
+    view.setInt32(12, body, true);
+    view.setInt32(16, checksum(record, RECORD_HEAD, body), true);
+    view.setInt32(RECORD_HEAD + body, this.logGen, true);
+    view.setInt32(RECORD_HEAD + body + 4, this.logSeq, true);
+    writeAt(this.fd, record, 0, length, this.logOffset + this.logAt);
+    this.logAt += length;
+    this.logSeq++;
+    return true;
+  }
+
+  /**
+   * Writes every logged change in place and retires the log: the blocks in
+   * any order (until the last write, a kill leaves the log to be replayed
+   * over them), then block 0 with LOG_CELL cleared in one pwrite within its
+   * page (the commit). Only with nothing unlogged in the cache (the last
+   * write puts cache bytes of block 0 in place for good).
+   */
+  checkpoint(): void {
+    let low0 = LOG_CELL * 4;
+    let high0 = LOG_CELL * 4 + 4;
+    for (const block of this.pendingBlocks) {
+      const low = this.pendingLow[block];
+      const high = this.pendingHigh[block];
+      this.pendingHigh[block] = 0;
+      if (block === 0) {
+        low0 = Math.min(low0, low);
+        high0 = Math.max(high0, high);
+      } else {
+        writeAt(this.fd, this.cache, low, high - low, low);
+      }
+    }
+    this.pendingBlocks.length = 0;
+    this.cells[LOG_CELL] = 0;
+    writeAt(this.fd, this.cache, low0, high0 - low0, low0);
+    this.logGen = 0;
+  }
+
+  /** Applies the records of a lease log left by a killed process, then retires it. */
+  replayLog(): void {
+    const gen = this.cells[LOG_CELL];
+    const head = new Int32Array(RECORD_HEAD / 4);
+    const headBytes = new Uint8Array(head.buffer);
+    let at = 0;
+    for (let seq = 0; at + RECORD_HEAD + RECORD_TAIL <= LEASE_LOG_BYTES; seq++) {
+      readAt(this.fd, headBytes, 0, RECORD_HEAD, this.logOffset + at);
+      const body = head[3];
+      if (head[0] !== LOG_MAGIC || head[1] !== gen || head[2] !== seq) break;
+      if (
+        !(body >= 0 && body % 4 === 0 && at + RECORD_HEAD + body + RECORD_TAIL <= LEASE_LOG_BYTES)
+      ) {
+        break;
+      }
+      const record = new Uint8Array(RECORD_HEAD + body + RECORD_TAIL);
+      readAt(this.fd, record, 0, record.length, this.logOffset + at);
+      const view = new DataView(record.buffer);
+      if (
+        view.getInt32(RECORD_HEAD + body, true) !== gen ||
+        view.getInt32(RECORD_HEAD + body + 4, true) !== seq ||
+        checksum(record, RECORD_HEAD, body) !== head[4]
+      ) {
+        break; // cut short by a kill: its call never returned
+      }
+      this.apply(record.subarray(RECORD_HEAD), body);
+      at += record.length;
+    }
+    this.cells[LOG_CELL] = 0;
+    writeAt(this.fd, this.cache, LOG_CELL * 4, 4, LOG_CELL * 4);
+    this.loaded.fill(0);
+    this.ensure(0, Math.min(BLOCK, this.fileLength));
   }
 
   /** Makes bytes `[start, end)` of the file present in the cache. */
@@ -324,6 +524,22 @@ class FileState {
 }
 
 const ZERO = new Uint8Array(4);
+/** "LOGR": the first cell of a lease-log record. */
+const LOG_MAGIC = 0x52474f4c;
+/** Record header bytes: magic, generation, sequence, body length, checksum. */
+const RECORD_HEAD = 20;
+/** Record trailer bytes: generation and sequence again. */
+const RECORD_TAIL = 8;
+
+/** A 32-bit FNV-style mix of `length` bytes (a multiple of 4) of `bytes` from `offset`. */
+function checksum(bytes: Uint8Array, offset: number, length: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, length);
+  let hash = 0x811c9dc5 | 0;
+  for (let at = 0; at < length; at += 4) {
+    hash = Math.imul(hash ^ view.getInt32(at, true), 0x01000193);
+  }
+  return hash;
+}
 
 /** Reads `length` bytes at file `position` into `target[offset..]`. */
 function readAt(

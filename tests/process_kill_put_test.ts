@@ -11,7 +11,9 @@
  * leaves a claimed slot that names it (`Queue.stuckProducer()`); consumers
  * see the claimer dead (process liveness) and skip the slot, so they drain
  * everything that was put. Only a kill in the few instructions where the
- * slot does not name its claimer leaves it stuck.
+ * slot does not name its claimer leaves it stuck. With a lease on the
+ * file-backed memory, most puts are only in the lease log when the kill
+ * comes (written in place at the lease's end): the next locker replays it.
  */
 import assert from "node:assert/strict";
 import { Queue } from "../primitives/queue.ts";
@@ -26,10 +28,17 @@ import { child, cleanUp, queueBatches, uniqueName } from "./_processes/_util.ts"
 
 const BACKENDS = mmapSupported() ? (["mmap", "file"] as const) : (["file"] as const);
 const ROUNDS = 3;
+/** The mid-put cases: each memory, and the file-backed one with a lease (its log). */
+const KILL_CASES: { backend: "mmap" | "file"; leaseMs?: number }[] = [
+  ...BACKENDS.map((backend) => ({ backend })),
+  { backend: "file", leaseMs: 5 },
+];
 
-for (const backend of BACKENDS) {
+for (const { backend, leaseMs } of KILL_CASES) {
   Deno.test({
-    name: `SIGKILL of a producer mid-put: nothing torn, nothing returned lost (${backend})`,
+    name: `SIGKILL of a producer mid-put: nothing torn, nothing returned lost (${backend}${
+      leaseMs ? `, lease ${leaseMs} ms` : ""
+    })`,
     timeout: 60_000,
     async fn() {
       const atomicPuts = backend === "file" && queueBatches();
@@ -38,7 +47,7 @@ for (const backend of BACKENDS) {
         const queue = openShared(
           Queue<Uint8Array>,
           names[0],
-          { backend, create: "exclusive" },
+          { backend, create: "exclusive", leaseMs },
           (allocate: MemoryAllocator) =>
             new Queue<Uint8Array>(256, {
               codec: "bytes",

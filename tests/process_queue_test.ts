@@ -46,18 +46,26 @@ function spawn(args: unknown[], piped = false): ProcessHandle {
   return startProcess(child("queue_children.ts"), { args, stdout: piped ? "piped" : "inherit" });
 }
 
-for (const backend of BACKENDS) {
+/** The 2 x 2 cases: each memory, and the file-backed one with a lease (batches go to its log). */
+const QUEUE_CASES: { backend: "mmap" | "file"; leaseMs?: number }[] = [
+  ...BACKENDS.map((backend) => ({ backend })),
+  { backend: "file", leaseMs: 1 },
+];
+
+for (const { backend, leaseMs } of QUEUE_CASES) {
   const messages = backend === "file" ? FILE_MESSAGES : MESSAGES;
   Deno.test({
     name:
-      `Queue: ${PRODUCERS} producer and ${CONSUMERS} consumer processes move ${messages} messages exactly (${backend})`,
+      `Queue: ${PRODUCERS} producer and ${CONSUMERS} consumer processes move ${messages} messages exactly (${backend}${
+        leaseMs ? `, lease ${leaseMs} ms` : ""
+      })`,
     timeout: 80_000,
     async fn() {
       const name = uniqueName("queue");
       const queue = openShared(
         Queue<number>,
         name,
-        { backend, create: "exclusive" },
+        { backend, create: "exclusive", leaseMs },
         (allocate: MemoryAllocator) =>
           new Queue<number>(1024, { codec: "number", maxMessageBytes: 8, allocate }),
       );
@@ -89,7 +97,9 @@ for (const backend of BACKENDS) {
       }
     },
   });
+}
 
+for (const backend of BACKENDS) {
   Deno.test({
     name: `JoinableQueue: join() returns once worker processes marked every item done (${backend})`,
     timeout: 60_000,
