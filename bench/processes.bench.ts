@@ -1,8 +1,10 @@
 /**
  * Cross-process `Queue`s (issue 5 item 7): a named `Queue` between this
  * process and a child `deno run` process, on the memory-mapped memory (FFI
- * mmap + futex) and on the file-backed memory (flock + pread/pwrite; also
- * with a 2 ms lease), carrying the same messages as the byte-stream paths of
+ * mmap + futex) and on the file-backed memory (flock + pread/pwrite; by
+ * default, and with a 1 ms lease: the lock kept across a burst of batches,
+ * each batch one record appended to the lease log), carrying the same
+ * messages as the byte-stream paths of
  * `bench/ipc/processes.bench.ts` (stdin/stdout pipe, Unix socket, TCP),
  * which this suite imports so that all of them run side by side in one
  * process, in the same tables:
@@ -62,7 +64,7 @@ const CHILD = new URL("./_processes/queue_child.ts", import.meta.url);
 const decoder = new TextDecoder();
 
 function openChannel(label: string, backend: "mmap" | "file", leaseMs?: number): Channel {
-  const tag = `bench-${Deno.pid}-${backend}${leaseMs ? "-lease" : ""}`;
+  const tag = `bench-${Deno.pid}-${backend}${leaseMs ? `-lease${leaseMs}` : ""}`;
   const names = ["control", "request", "reply", "big-request", "big-reply"].map((n) =>
     `${tag}-${n}`
   );
@@ -95,6 +97,7 @@ const channels: Channel[] = [];
 if (mmapSupported()) channels.push(openChannel("Queue (mmap)", "mmap"));
 else skipped("processes: throughput", "Queue (mmap)", "needs Linux and --allow-ffi");
 channels.push(openChannel("Queue (file)", "file"));
+channels.push(openChannel("Queue (file, lease 1 ms)", "file", 1));
 
 globalThis.addEventListener("unload", () => {
   for (const channel of channels) {

@@ -469,8 +469,9 @@ class FileState {
    * Writes the changed bytes back so that a SIGKILL at any point leaves
    * either none or all of them: one changed block is one `pwrite` within one
    * page (the kernel checks for a fatal signal only between pages); several
-   * go through the journal: write it, commit it (one 4-byte `pwrite`), write
-   * the blocks in place, clear the commit. The next locker replays a
+   * go through the journal: write it, commit it (the 4-byte mark in block 0,
+   * written together with block 0's own changes when it has some), write the
+   * other blocks in place, clear the commit. The next locker replays a
    * committed journal (see `begin`).
    */
   flush(): void {
@@ -485,8 +486,13 @@ class FileState {
       return;
     }
     blocks.sort((a, b) => a - b);
+    // Block 0 holds the commit mark: when it changed too, its bytes and the
+    // mark go in place together, in one pwrite within its page, and the
+    // journal holds only the other blocks (one pwrite fewer).
+    const withBlock0 = blocks[0] === 0;
     let length = 0;
     for (const block of blocks) {
+      if (block === 0 && withBlock0) continue;
       length += 8 + ((this.dirtyHigh[block] - this.dirtyLow[block] + 3) & ~3);
     }
     // While the journal is committed, the cached header carries the mark, so
@@ -497,17 +503,24 @@ class FileState {
     const view = new DataView(journal.buffer);
     let at = 0;
     for (const block of blocks) {
+      this.dirtyStamp[block] = 0;
+      if (block === 0 && withBlock0) continue;
       const low = this.dirtyLow[block];
       const size = this.dirtyHigh[block] - low;
       view.setUint32(at, low, true);
       view.setUint32(at + 4, size, true);
       journal.set(this.cache.subarray(low, low + size), at + 8);
       at += 8 + ((size + 3) & ~3);
-      this.dirtyStamp[block] = 0;
     }
     blocks.length = 0;
     writeAt(this.fd, journal, 0, length, this.journalOffset);
-    writeAt(this.fd, this.cache, JOURNAL_CELL * 4, 4, JOURNAL_CELL * 4); // commit
+    if (withBlock0) {
+      const low = Math.min(this.dirtyLow[0], JOURNAL_CELL * 4);
+      const high = Math.max(this.dirtyHigh[0], JOURNAL_CELL * 4 + 4);
+      writeAt(this.fd, this.cache, low, high - low, low); // commit, and block 0 in place
+    } else {
+      writeAt(this.fd, this.cache, JOURNAL_CELL * 4, 4, JOURNAL_CELL * 4); // commit
+    }
     this.apply(journal, length);
     this.cells[JOURNAL_CELL] = 0;
     writeAt(this.fd, ZERO, 0, 4, JOURNAL_CELL * 4); // done
