@@ -129,9 +129,10 @@ for (const workload of WORKLOADS) {
   for (const channel of channels) {
     const request = big ? channel.bigRequest : channel.request;
     const reply = big ? channel.bigReply : channel.reply;
-    // Iterations of comparable duration: the mapped memory moves many more
-    // messages per second than the file-backed one (and than the streams).
-    const scale = channel.name.includes("file") ? 0.2 : 10;
+    // Iterations of comparable duration (a few hundred ms at full size):
+    // the mapped memory moves many more messages per second than the
+    // file-backed one, which with a lease moves more than without.
+    const scale = channel.name.includes("lease") ? 4 : channel.name.includes("file") ? 1 : 10;
     const n = Math.max(1, Math.round(messages * scale));
     const rtts = Math.max(1, Math.round(roundTrips * scale));
     bench({

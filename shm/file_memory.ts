@@ -254,7 +254,7 @@ class FileState {
   /** Gives up the lock (outside any batch), with every change in place. */
   release(): void {
     if (!this.held || this.depth !== 0) return;
-    if (this.logGen !== 0) this.logBatch(); // (a full log retires itself)
+    if (this.logGen !== 0) this.logBatch(true); // (a full log retires itself)
     if (this.logGen !== 0) this.checkpoint();
     else this.flush();
     this.held = false;
@@ -281,9 +281,17 @@ class FileState {
   // the pages written, so a present trailer means a whole record) and a
   // matching checksum.
 
-  /** Makes the current batch durable while the lock is kept (see above). */
-  logBatch(): void {
+  /**
+   * Makes the current batch durable while the lock is kept (see above). A
+   * batch that only bumped notify sequences (a `notify`) is not worth a
+   * record of its own unless `force`d: it rides with the next record or the
+   * checkpoint. Losing one to a kill loses no wake-up: a notifier changes
+   * the waited-on cell in an earlier batch, which is in the file, and a
+   * waiter's poll compares that cell too.
+   */
+  logBatch(force: boolean = false): void {
     if (this.dirtyBlocks.length === 0) return;
+    if (!force && this.logGen !== 0 && this.onlySequencesDirty()) return;
     if (this.logGen === 0) {
       this.startLog();
     } else if (!this.appendRecord()) {
@@ -309,6 +317,13 @@ class FileState {
     this.touch(LOG_CELL * 4, LOG_CELL * 4 + 4);
     this.flush();
     this.logGen = 0;
+  }
+
+  /** Whether the only bytes changed since the last record are notify sequences. */
+  onlySequencesDirty(): boolean {
+    return this.dirtyBlocks.length === 1 && this.dirtyBlocks[0] === 0 &&
+      this.dirtyLow[0] >= SEQUENCE_CELL * 4 &&
+      this.dirtyHigh[0] <= (SEQUENCE_CELL + WAIT_SLOTS) * 4;
   }
 
   /** Writes the current batch back the ordinary way, marking a new log active. */
