@@ -23,6 +23,16 @@
  * {@linkcode registerExternalLiveness}: bit 28 ({@linkcode EXTERNAL_OWNER_BIT})
  * is theirs, so thread ids drawn here stay below 2^28.
  *
+ * Thread ids drawn here are unique within one program only: another
+ * process counts from 1 too, and its table knows nothing of ours. So a
+ * program whose threads take locks in objects shared with other processes
+ * installs an {@linkcode OwnerIssuer} (`shm/process_owner.ts` does, when the
+ * process registers as an owner): its threads then get external ids, unique
+ * across processes, whose liveness other processes can ask the oracle.
+ * Such an id also holds a slot of this table while its thread lives, so this
+ * program still learns of the thread's end at once (the slot is cleared);
+ * once the slot no longer holds it, the oracle decides.
+ *
  * Invariants: a slot holds an id exactly from its registration until
  * {@linkcode markOwnerDead}; registration claims a slot with a
  * compare-exchange from 0, so two live ids never share one. An id is dead
@@ -45,6 +55,31 @@ export const EXTERNAL_OWNER_BIT = 0x10000000;
 const NUMBER_MASK = EXTERNAL_OWNER_BIT - 1;
 
 let table: Memory | undefined;
+
+/**
+ * Draws owner ids for the threads this program starts, in place of the
+ * table's own numbers (see the module documentation).
+ */
+export interface OwnerIssuer {
+  /** A fresh external id (with {@linkcode EXTERNAL_OWNER_BIT}), or undefined to use the table's numbers. */
+  issue(): number | undefined;
+  /** The thread of `id` (one this program issued) has ended. */
+  retire(id: number): void;
+  /** Structured-cloneable data with which a started worker installs the same issuer. */
+  readonly config: unknown;
+}
+
+let issuer: OwnerIssuer | undefined;
+
+/** Installs (or removes) this thread's owner issuer. */
+export function setOwnerIssuer(next: OwnerIssuer | undefined): void {
+  issuer = next;
+}
+
+/** The config of this thread's owner issuer, for the workers it starts (undefined: none). */
+export function ownerIssuerConfig(): unknown {
+  return issuer?.config;
+}
 
 /** A source of truth about managed ids this table does not hold (e.g. processes). */
 export interface ExternalLiveness {
@@ -98,6 +133,12 @@ export function installLivenessTable(handle: MemoryHandle): void {
 export function registerOwner(): number {
   const memory = livenessTable();
   for (let tries = 0; tries < LIVENESS_SLOTS; tries++) {
+    const external = issuer?.issue();
+    if (external !== undefined) {
+      if (memory.compareExchange(slotOf(external), 0, external) === 0) return external;
+      issuer!.retire(external); // its slot is taken by a live id: draw another
+      continue;
+    }
     const number = ((memory.add(COUNTER, 1) + 1) & NUMBER_MASK) || 1;
     const id = MANAGED_OWNER_BIT | number;
     if (memory.compareExchange(slotOf(id), 0, id) === 0) return id;
@@ -107,8 +148,9 @@ export function registerOwner(): number {
 
 /** Records that the thread `id` has ended (idempotent; later lockers may take its locks over). */
 export function markOwnerDead(id: number): void {
-  if ((id & MANAGED_OWNER_BIT) === 0 || (id & EXTERNAL_OWNER_BIT) !== 0) return;
+  if ((id & MANAGED_OWNER_BIT) === 0) return;
   livenessTable().compareExchange(slotOf(id), id, 0);
+  if ((id & EXTERNAL_OWNER_BIT) !== 0) issuer?.retire(id);
 }
 
 /**
@@ -118,7 +160,11 @@ export function markOwnerDead(id: number): void {
  */
 export function isOwnerDead(id: number): boolean {
   if ((id & MANAGED_OWNER_BIT) === 0) return false;
-  if ((id & EXTERNAL_OWNER_BIT) !== 0) return oracleFor(id)?.isDead(id) ?? false;
+  if ((id & EXTERNAL_OWNER_BIT) !== 0) {
+    // One of this program's live threads holds its slot; otherwise the oracle knows.
+    if (table !== undefined && table.load(slotOf(id)) === id) return false;
+    return oracleFor(id)?.isDead(id) ?? false;
+  }
   return table !== undefined && table.load(slotOf(id)) !== id;
 }
 

@@ -20,11 +20,26 @@
  * takes shared locks should call {@linkcode registerProcessOwner} first
  * (processes started with `startProcess` do, in `processArgs()`).
  *
+ * Threads of a registered process (workers started with `WorkerProcess` or
+ * `Pool`, nested ones too) get owner ids of the same kind: each is a hard
+ * link `concur-owner-<number>` to the process's own owner file, created
+ * exclusively (so unique among all live owners) and removed when the thread
+ * ends. Through the link, another process sees the thread alive exactly
+ * while the link exists and the process holds its lock: a thread that ended
+ * or a process that died is dead, and a live thread of another process is
+ * never mistaken for one of its own (thread ids from `shm/liveness.ts`'s
+ * table count from 1 in every process).
+ *
  * @module
  */
 
 import { MANAGED_OWNER_BIT, setCurrentOwnerId } from "../primitives/_owner.ts";
-import { EXTERNAL_OWNER_BIT, type ExternalLiveness, registerExternalLiveness } from "./liveness.ts";
+import {
+  EXTERNAL_OWNER_BIT,
+  type ExternalLiveness,
+  registerExternalLiveness,
+  setOwnerIssuer,
+} from "./liveness.ts";
 import { defaultSharedDir } from "./_shared_file.ts";
 
 /**
@@ -110,9 +125,56 @@ export function registerProcessOwner(dir?: string): number {
     setCurrentOwnerId(id);
     globalThis.addEventListener("unload", unregisterProcessOwner);
     collectDeadOwners(GC_BATCH);
+    installThreadOwnerLinks({ dir: ownerDir, processFile: path });
     return id;
   }
   throw new Error("Cannot register the process owner: no free owner number");
+}
+
+/** Where a worker's thread ids link to (see {@linkcode installThreadOwnerLinks}). */
+export interface ThreadOwnerLinks {
+  /** The directory of the owner files. */
+  readonly dir: string;
+  /** The owner file of the process (held locked by it). */
+  readonly processFile: string;
+}
+
+/**
+ * Makes the threads this thread starts get owner ids that are links to the
+ * process's owner file (see the module documentation). Done by
+ * {@linkcode registerProcessOwner}, and by the workers of a registered
+ * process when they start (with the config their parent passed).
+ *
+ * @param links The owner directory and the process's owner file.
+ */
+export function installThreadOwnerLinks(links: ThreadOwnerLinks): void {
+  ownerDir ??= links.dir;
+  setOwnerIssuer({
+    config: links,
+    issue(): number | undefined {
+      const random = new Uint32Array(1);
+      for (let attempt = 0; attempt < 100; attempt++) {
+        crypto.getRandomValues(random);
+        const number = random[0] & NUMBER_MASK;
+        if (number === 0) continue;
+        try {
+          Deno.linkSync(links.processFile, `${links.dir}/${PREFIX}${number.toString(16)}`);
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) continue;
+          return undefined; // no permission, or the process file is gone: table ids
+        }
+        return MANAGED_OWNER_BIT | PROCESS_OWNER_BIT | number;
+      }
+      return undefined;
+    },
+    retire(id: number): void {
+      try {
+        Deno.removeSync(`${links.dir}/${PREFIX}${(id & NUMBER_MASK).toString(16)}`);
+      } catch {
+        // already removed (by a prober, or by the other of worker and parent)
+      }
+    },
+  });
 }
 
 /** Ends the registration (at exit: the owner file is removed). */

@@ -15,9 +15,12 @@ import { FileMemory } from "../shm/file_memory.ts";
 import { MmapMemory } from "../shm/mmap_memory.ts";
 import { isProcessOwnerDead, PROCESS_OWNER_BIT } from "../shm/process_owner.ts";
 import { type ProcessHandle, startProcess } from "../workers/process_handle.ts";
+import { WorkerProcess } from "../workers/worker_process.ts";
 import { child, cleanUp, uniqueName } from "./_processes/_util.ts";
 
 const BACKENDS = mmapSupported() ? (["mmap", "file"] as const) : (["file"] as const);
+const WORKER_TASKS = new URL("./_processes/worker_lock_tasks.ts", import.meta.url);
+const REPOSITORY = new URL("../", import.meta.url).pathname;
 
 /** Reads the owner id in a named mutex's lock word, through a second memory on its file. */
 function lockOwner(backend: string, name: string): number {
@@ -88,6 +91,84 @@ for (const backend of BACKENDS) {
         // The waiter marked the state consistent and released: a plain lock now.
         assert.ok(await mutex.lockAsync({ timeout: 5_000 }));
         assert.equal(mutex.ownerDied, false);
+        mutex.unlock();
+      } finally {
+        await cleanUp(processes, [mutex, held], names);
+      }
+    },
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test({
+    name:
+      `a worker thread of another process holding a lock: never taken for dead while it lives; recovered once its process dies (${backend})`,
+    timeout: 30_000,
+    async fn() {
+      // This process's own liveness table has a worker that came and went:
+      // before thread ids were unique across processes, the other process's
+      // first worker had the same id as this dead one.
+      const local = new WorkerProcess({ module: WORKER_TASKS, fn: "noop" });
+      local.start();
+      await local.joinAsync();
+      const names = [uniqueName("worker-mutex"), uniqueName("worker-held")];
+      const mutex = openShared(Mutex, names[0], { backend });
+      const held = openShared(Event, names[1], { backend });
+      const processes: ProcessHandle[] = [];
+      try {
+        processes.push(
+          startProcess(child("worker_lock_child.ts"), {
+            args: [mutex, held, "holdLock"],
+            // Its worker loads modules of this repository at run time.
+            permissions: { read: [REPOSITORY, "/tmp"], write: ["/tmp"], ffi: backend === "mmap" },
+          }),
+        );
+        assert.ok(await held.waitAsync({ timeout: 20_000 }), "the child's worker took the lock");
+        const owner = lockOwner(backend, names[0]);
+        assert.ok((owner & PROCESS_OWNER_BIT) !== 0, `an id unique across processes: ${owner}`);
+        assert.equal(isProcessOwnerDead(owner), false);
+        assert.equal(
+          await mutex.lockAsync({ timeout: 300 }),
+          false,
+          "a live holder keeps its lock",
+        );
+        processes[0].kill();
+        await processes[0].join();
+        assert.ok(await mutex.lockAsync({ timeout: 5_000 }), "its process died: taken over");
+        assert.equal(mutex.ownerDied, true);
+        mutex.markConsistent();
+        mutex.unlock();
+      } finally {
+        await cleanUp(processes, [mutex, held], names);
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `a worker thread of another process that ends holding a lock is seen dead while its process lives (${backend})`,
+    timeout: 30_000,
+    async fn() {
+      const names = [uniqueName("ended-mutex"), uniqueName("ended-held")];
+      const mutex = openShared(Mutex, names[0], { backend });
+      const held = openShared(Event, names[1], { backend });
+      const processes: ProcessHandle[] = [];
+      try {
+        processes.push(
+          startProcess(child("worker_lock_child.ts"), {
+            args: [mutex, held, "returnHolding"],
+            // Its worker loads modules of this repository at run time.
+            permissions: { read: [REPOSITORY, "/tmp"], write: ["/tmp"], ffi: backend === "mmap" },
+          }),
+        );
+        assert.ok(await held.waitAsync({ timeout: 20_000 }), "the child's worker took the lock");
+        assert.ok(
+          await mutex.lockAsync({ timeout: 10_000 }),
+          "the ended worker's lock is taken over",
+        );
+        assert.equal(mutex.ownerDied, true);
+        assert.equal(processes[0].exitCode, null, "its process is still running");
+        mutex.markConsistent();
         mutex.unlock();
       } finally {
         await cleanUp(processes, [mutex, held], names);

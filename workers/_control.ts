@@ -87,6 +87,12 @@ export interface StartData {
   readonly control: MemoryHandle;
   /** The program's liveness table. */
   readonly liveness: MemoryHandle;
+  /**
+   * Set when the parent's threads get owner ids linked to its process's
+   * owner file (`shm/process_owner.ts`): the worker does the same for the
+   * threads it starts, and removes its own link when it ends.
+   */
+  readonly ownerLinks?: unknown;
   /** Pool only: the task and result rings and this worker's slot. */
   readonly pool?: {
     readonly tasks: MemoryHandle;

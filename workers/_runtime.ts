@@ -23,6 +23,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { attachMemory } from "../shm/attach.ts";
 import { installInterrupt, interruptRequested, stopInterruptWatcher } from "../shm/interrupt.ts";
 import { installLivenessTable, markOwnerDead } from "../shm/liveness.ts";
+import type { ThreadOwnerLinks } from "../shm/process_owner.ts";
 import { SabMemory } from "../shm/sab_memory.ts";
 import { setCurrentOwnerId } from "../primitives/_owner.ts";
 import {
@@ -141,6 +142,11 @@ async function run(data: StartData): Promise<void> {
   const control = SabMemory.from(data.control);
   setCurrentOwnerId(data.ownerId);
   installLivenessTable(data.liveness);
+  if (data.ownerLinks !== undefined) {
+    // Loaded only in workers of a registered process (it touches files).
+    const { installThreadOwnerLinks } = await import("../shm/process_owner.ts");
+    installThreadOwnerLinks(data.ownerLinks as ThreadOwnerLinks);
+  }
   installInterrupt(control, INTERRUPT);
   info = { name: data.name, id: data.ownerId, daemon: data.daemon };
   const onUncaught = (event: Event) => {

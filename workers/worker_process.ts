@@ -7,7 +7,12 @@
 
 import { isMainThread as nodeIsMainThread, Worker as NodeWorker } from "node:worker_threads";
 import type { SabMemory } from "../shm/sab_memory.ts";
-import { livenessHandle, markOwnerDead, registerOwner } from "../shm/liveness.ts";
+import {
+  livenessHandle,
+  markOwnerDead,
+  ownerIssuerConfig,
+  registerOwner,
+} from "../shm/liveness.ts";
 import { Deadline, normalizeTimeout, type WaitOptions } from "../shm/timeout.ts";
 import type { AsyncWaitOptions } from "../shm/timeout.ts";
 import { ConcurrencyError, type RemoteError } from "../primitives/errors.ts";
@@ -365,6 +370,7 @@ export class WorkerProcess implements AsyncDisposable {
       daemon: this.#daemon,
       control: control.handle(),
       liveness: livenessHandle(),
+      ownerLinks: ownerIssuerConfig(),
       pool: this.#pool,
     };
     // A daemon (and a pool worker) must not keep the program alive: only
