@@ -449,7 +449,9 @@ export class Queue<T = unknown> {
   /** Claims a slot to write: its first cell, or CLAIM_FULL / CLAIM_CLOSED. */
   #claimWrite(): number {
     const m = this.#memory;
-    if (m.load(CLOSED) !== 0) return CLAIM_CLOSED;
+    // An early out only (an unordered read): the check that makes close()
+    // strand nothing is the seq-cst one after the claim.
+    if (m.loadPlain(CLOSED) !== 0) return CLAIM_CLOSED;
     const oneLap = this.#oneLap;
     let tail = m.load(TAIL);
     let spins = 0;
@@ -626,7 +628,11 @@ export class Queue<T = unknown> {
     }
     const m = this.#memory;
     const stamp = this.#stamp;
-    m.store(slot + 1, claimedBy(currentOwnerId()));
+    // Plain stores into the claimed slot: the publishing compare-exchange of
+    // its stamp orders them before any consumer's read. (A consumer that
+    // inspects a stuck slot may see the claimer late, or a previous lap's
+    // real length, which never names a claimer: it only waits longer.)
+    m.storePlain(slot + 1, claimedBy(currentOwnerId()));
     if (m.load(CLOSED) !== 0) {
       m.store(slot + 1, TOMBSTONE);
       this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
@@ -642,7 +648,7 @@ export class Queue<T = unknown> {
       m.writeBytes((slot + 1) * 4, numberFrameBytes);
     } else {
       m.writeBytes((slot + SLOT_HEADER_CELLS) * 4, bytes);
-      m.store(slot + 1, bytes.length);
+      m.storePlain(slot + 1, bytes.length);
     }
     return this.#publish(slot, stamp) ? 1 : -1;
   }
@@ -654,7 +660,9 @@ export class Queue<T = unknown> {
       const slot = this.#claimRead();
       if (slot < 0) return EMPTY;
       const stamp = this.#stamp;
-      const length = m.load(slot + 1);
+      // Unordered reads of the slot: its published stamp, loaded seq-cst by
+      // #claimRead, orders the producer's writes before them.
+      const length = m.loadPlain(slot + 1);
       if (length === TOMBSTONE) {
         this.#release(slot, stamp);
         continue;
@@ -672,8 +680,8 @@ export class Queue<T = unknown> {
               `Cannot get: a number message is 8 bytes, the slot records ${length}`,
             );
           }
-          f64Cells[0] = m.load(slot + SLOT_HEADER_CELLS);
-          f64Cells[1] = m.load(slot + SLOT_HEADER_CELLS + 1);
+          f64Cells[0] = m.loadPlain(slot + SLOT_HEADER_CELLS);
+          f64Cells[1] = m.loadPlain(slot + SLOT_HEADER_CELLS + 1);
           return f64[0] as T;
         }
         if (this.#codecId === CODEC_BYTES) {
