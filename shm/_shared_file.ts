@@ -41,7 +41,7 @@ import type { MemoryHandle } from "./memory.ts";
 /** "SHMF" in ASCII, little-endian. */
 export const FILE_MAGIC = 0x464d4853;
 /** Layout version of the backend header. */
-export const FILE_VERSION = 1;
+export const FILE_VERSION = 2; // 2: lease log (header cells 56, 57; the log before the descriptor)
 /** Where the region starts in the file. */
 export const REGION_OFFSET = 256;
 /** File mode: the cell holding the committed journal's length (0: none). */

@@ -242,6 +242,7 @@ class FileState {
       return;
     }
     this.logBatch();
+    leased.add(this); // (also when the lease was set after the lock was taken)
     if (!this.releaseScheduled) {
       this.releaseScheduled = true;
       queueMicrotask(() => {

@@ -61,8 +61,8 @@ let table: Memory | undefined;
  * table's own numbers (see the module documentation).
  */
 export interface OwnerIssuer {
-  /** A fresh external id (with {@linkcode EXTERNAL_OWNER_BIT}), or undefined to use the table's numbers. */
-  issue(): number | undefined;
+  /** A fresh external id (with {@linkcode EXTERNAL_OWNER_BIT}); throws if it cannot make one. */
+  issue(): number;
   /** The thread of `id` (one this program issued) has ended. */
   retire(id: number): void;
   /** Structured-cloneable data with which a started worker installs the same issuer. */
@@ -133,10 +133,10 @@ export function installLivenessTable(handle: MemoryHandle): void {
 export function registerOwner(): number {
   const memory = livenessTable();
   for (let tries = 0; tries < LIVENESS_SLOTS; tries++) {
-    const external = issuer?.issue();
-    if (external !== undefined) {
+    if (issuer !== undefined) {
+      const external = issuer.issue();
       if (memory.compareExchange(slotOf(external), 0, external) === 0) return external;
-      issuer!.retire(external); // its slot is taken by a live id: draw another
+      issuer.retire(external); // its slot is taken by a live id: draw another
       continue;
     }
     const number = ((memory.add(COUNTER, 1) + 1) & NUMBER_MASK) || 1;
@@ -149,8 +149,11 @@ export function registerOwner(): number {
 /** Records that the thread `id` has ended (idempotent; later lockers may take its locks over). */
 export function markOwnerDead(id: number): void {
   if ((id & MANAGED_OWNER_BIT) === 0) return;
-  livenessTable().compareExchange(slotOf(id), id, 0);
-  if ((id & EXTERNAL_OWNER_BIT) !== 0) issuer?.retire(id);
+  // Only the caller that clears the slot retires an external id (the worker
+  // and its parent both report its end): a second unlink by name could
+  // remove the link of a new owner that drew the same number meanwhile.
+  const cleared = livenessTable().compareExchange(slotOf(id), id, 0) === id;
+  if (cleared && (id & EXTERNAL_OWNER_BIT) !== 0) issuer?.retire(id);
 }
 
 /**

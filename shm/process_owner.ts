@@ -151,7 +151,7 @@ export function installThreadOwnerLinks(links: ThreadOwnerLinks): void {
   ownerDir ??= links.dir;
   setOwnerIssuer({
     config: links,
-    issue(): number | undefined {
+    issue(): number {
       const random = new Uint32Array(1);
       for (let attempt = 0; attempt < 100; attempt++) {
         crypto.getRandomValues(random);
@@ -161,11 +161,16 @@ export function installThreadOwnerLinks(links: ThreadOwnerLinks): void {
           Deno.linkSync(links.processFile, `${links.dir}/${PREFIX}${number.toString(16)}`);
         } catch (error) {
           if (error instanceof Deno.errors.AlreadyExists) continue;
-          return undefined; // no permission, or the process file is gone: table ids
+          // Falling back to the table's per-process numbers would let other
+          // processes take this thread for one of theirs: refuse instead.
+          throw new Error(
+            `Cannot give the new thread an owner id: linking its owner file in ${links.dir} failed (${error})`,
+            { cause: error },
+          );
         }
         return MANAGED_OWNER_BIT | PROCESS_OWNER_BIT | number;
       }
-      return undefined;
+      throw new Error("Cannot give the new thread an owner id: no free owner number");
     },
     retire(id: number): void {
       try {
@@ -177,18 +182,28 @@ export function installThreadOwnerLinks(links: ThreadOwnerLinks): void {
   });
 }
 
-/** Ends the registration (at exit: the owner file is removed). */
+/**
+ * Ends the registration (called at exit): the owner file's name is removed,
+ * so this thread's id reads as dead from then on. The file itself stays open
+ * (the kernel drops its lock when the process ends): workers still running
+ * until then keep their linked ids alive, so no other process takes their
+ * locks over while they may still be inside a critical section.
+ */
 export function unregisterProcessOwner(): void {
   const current = registered;
   if (current === undefined) return;
   registered = undefined;
+  setOwnerIssuer(undefined);
   try {
     Deno.removeSync(current.path);
   } catch {
     // already removed
   }
-  current.file.close();
+  lingering.push(current.file);
 }
+
+/** Owner files of ended registrations, kept open (locked) until the process ends. */
+const lingering: Deno.FsFile[] = [];
 
 /** Owner files looked at (at most) when a process registers. */
 const GC_BATCH = 32;
@@ -258,9 +273,13 @@ export function isProcessOwnerDead(id: number): boolean {
   }
   try {
     if (!file.tryLockSync(true)) return false;
-    // Nobody holds it: the owner has ended. Clean up its file.
+    // Nobody holds it: the owner has ended. Clean up its file, if the name
+    // still names the file just locked (a thread's link is removed and may
+    // be created again, for another owner, between the open and now).
     try {
-      Deno.removeSync(path);
+      const named = Deno.statSync(path);
+      const locked = file.statSync();
+      if (named.ino === locked.ino && named.dev === locked.dev) Deno.removeSync(path);
     } catch {
       // another prober removed it
     }

@@ -204,3 +204,22 @@ Deno.test("file: a lease that overflows its log, and a batch larger than the log
     done();
   }
 });
+
+Deno.test("file: a lease set while the lock is held is still given up on demand", () => {
+  const [memory, path, done] = withMemory("file", 16, (p) => FileMemory.open(p));
+  const probe = Deno.openSync(path, { read: true, write: true });
+  try {
+    memory.batch(() => {
+      memory.setLease(60_000); // after this batch took the lock
+      memory.add(0, 1);
+    });
+    assert.equal(probe.tryLockSync(true), false, "kept on lease");
+    releaseFileLeases();
+    assert.equal(probe.tryLockSync(true), true, "released with the others");
+    probe.unlockSync();
+    assert.equal(memory.load(0), 1);
+  } finally {
+    probe.close();
+    done();
+  }
+});
