@@ -589,6 +589,31 @@ function readAt(
 }
 
 /** Writes `source[offset..offset + length)` at file `position`. */
+/** Writes left before the simulated kill of {@linkcode crashBeforeWrite} (Infinity: none). */
+let writesBeforeCrash = Infinity;
+let tearCrashWrite = false;
+
+/**
+ * @internal Test seam for crash-safety tests: SIGKILLs this process when
+ * the `writes`-th next file write starts, like a kill between two system
+ * calls. With `tear`, a write spanning more than one page first puts its
+ * first page's part in place, like a kill inside a multi-page `pwrite`
+ * (the kernel stops only between pages). Needs `--allow-run` (to kill
+ * oneself).
+ */
+export function crashBeforeWrite(writes: number, tear: boolean = false): void {
+  writesBeforeCrash = writes;
+  tearCrashWrite = tear;
+}
+
+function simulatedKill(fd: number, source: Uint8Array, offset: number, length: number, position: number) {
+  const firstPage = BLOCK - (position & (BLOCK - 1));
+  if (tearCrashWrite && length > firstPage) {
+    fs.writeSync(fd, source, offset, firstPage, position);
+  }
+  Deno.kill(Deno.pid, "SIGKILL");
+}
+
 function writeAt(
   fd: number,
   source: Uint8Array,
@@ -596,6 +621,7 @@ function writeAt(
   length: number,
   position: number,
 ): void {
+  if (--writesBeforeCrash < 0) simulatedKill(fd, source, offset, length, position);
   let done = 0;
   while (done < length) {
     done += fs.writeSync(fd, source, offset + done, length - done, position + done);
