@@ -606,7 +606,13 @@ export function crashBeforeWrite(writes: number, tear: boolean = false): void {
   tearCrashWrite = tear;
 }
 
-function simulatedKill(fd: number, source: Uint8Array, offset: number, length: number, position: number) {
+function simulatedKill(
+  fd: number,
+  source: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+) {
   const firstPage = BLOCK - (position & (BLOCK - 1));
   if (tearCrashWrite && length > firstPage) {
     fs.writeSync(fd, source, offset, firstPage, position);
