@@ -16,7 +16,7 @@ import { BLOCK_AT, BLOCK_BYTES, CELL_A, CELL_B, pattern } from "./_processes/fil
 const CHILD = new URL("./_processes/file_crash_child.ts", import.meta.url);
 const REGION_BYTES = 3 * 4096;
 
-/** Runs the workload once to count its writes (no crash). */
+/** Runs the child, killed at write `crashAt`; returns the last batch it reported returned (Infinity: it finished). */
 async function run(path: string, crashAt: number, tear: boolean): Promise<number> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -50,7 +50,7 @@ Deno.test({
     ];
     let killed = 0;
     for (const [index, crashAt] of points.entries()) {
-      const [memory, path, done] = withMemory("file", REGION_BYTES, (p) => FileMemory.open(p));
+      const [memory, path] = withMemory("file", REGION_BYTES, (p) => FileMemory.open(p));
       memory.close();
       try {
         const tear = index % 2 === 1;
