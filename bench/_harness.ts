@@ -151,6 +151,63 @@ globalThis.addEventListener("unload", () => {
   }
 });
 
+/**
+ * Starts a module worker, posts it `init` and waits for its first message
+ * (its "ready"); the worker is added to `workers` (for the suite's clean-up)
+ * before it can fail.
+ */
+export async function startReadyWorker(
+  workers: Worker[],
+  url: URL,
+  init: unknown,
+  label: string,
+): Promise<Worker> {
+  const worker = new Worker(url, { type: "module" });
+  workers.push(worker);
+  await new Promise<void>((resolve, reject) => {
+    worker.onmessage = () => resolve();
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`${label} failed: ${event.message}`));
+    };
+    worker.postMessage(init);
+  });
+  return worker;
+}
+
+/** Cells of a control block that starts a round of work in workers (see {@linkcode runRound}). */
+export interface RoundCells {
+  /** Generation counter: bumped and notified to start a round. */
+  go: number;
+  /** Each party adds 1 when it is done. */
+  done: number;
+  /** 0, or what went wrong (set by the parties). */
+  error: number;
+}
+
+/**
+ * Starts one round in the workers that wait on `cells.go` and waits
+ * (without blocking the event loop) until `parties` of them report done;
+ * returns the error cell (0: fine). The round's own parameters are stored
+ * in `control` before the call.
+ */
+export async function runRound(
+  control: Int32Array,
+  cells: RoundCells,
+  parties: number,
+  timeoutMs: number,
+): Promise<number> {
+  Atomics.store(control, cells.error, 0);
+  Atomics.store(control, cells.done, 0);
+  Atomics.add(control, cells.go, 1);
+  Atomics.notify(control, cells.go);
+  for (let done = 0; done < parties; done = Atomics.load(control, cells.done)) {
+    const wait = Atomics.waitAsync(control, cells.done, done, timeoutMs);
+    if (wait.async) await wait.value;
+  }
+  return Atomics.load(control, cells.error);
+}
+
 /** Deterministic 32-bit xorshift generator (for reproducible workloads). */
 export function xorshift(seed: number): () => number {
   let x = seed | 0 || 0x9e3779b9;

@@ -22,7 +22,7 @@
  */
 
 import { Mutex } from "../primitives/mutex.ts";
-import { bench, QUICK, xorshift } from "./_harness.ts";
+import { bench, QUICK, startReadyWorker, xorshift } from "./_harness.ts";
 import { GRAN } from "./_workers/granularity_layout.ts";
 
 const WORKER_COUNT = 4;
@@ -61,25 +61,19 @@ for (let id = 0; id < WORKER_COUNT; id++) {
 
 const workers: Worker[] = [];
 for (let id = 0; id < WORKER_COUNT; id++) {
-  const worker = new Worker(new URL("./_workers/granularity_worker.ts", import.meta.url), {
-    type: "module",
-  });
-  workers.push(worker);
-  await new Promise<void>((resolve, reject) => {
-    worker.onmessage = () => resolve();
-    worker.onerror = (event) => {
-      event.preventDefault();
-      reject(new Error(`granularity worker failed: ${event.message}`));
-    };
-    worker.postMessage({
+  await startReadyWorker(
+    workers,
+    new URL("./_workers/granularity_worker.ts", import.meta.url),
+    {
       id,
       control,
       table,
       owners,
       coarse: coarse.handle,
       stripes: stripes.map((mutex) => mutex.handle),
-    });
-  });
+    },
+    "granularity worker",
+  );
 }
 
 globalThis.addEventListener("unload", () => {

@@ -22,7 +22,7 @@
  */
 
 import { Mutex } from "../primitives/mutex.ts";
-import { bench, QUICK } from "./_harness.ts";
+import { bench, QUICK, startReadyWorker } from "./_harness.ts";
 import { LOCK } from "./_workers/lock_layout.ts";
 
 const UNCONTENDED_BATCH = QUICK ? 100_000 : 200_000;
@@ -94,18 +94,12 @@ const cells = new Int32Array(new SharedArrayBuffer(SIZE * 4));
 const sharedMutex = new Mutex();
 const workers: Worker[] = [];
 for (let id = 0; id < 2; id++) {
-  const worker = new Worker(new URL("./_workers/lock_worker.ts", import.meta.url), {
-    type: "module",
-  });
-  workers.push(worker);
-  await new Promise<void>((resolve, reject) => {
-    worker.onmessage = () => resolve();
-    worker.onerror = (event) => {
-      event.preventDefault();
-      reject(new Error(`lock worker failed: ${event.message}`));
-    };
-    worker.postMessage({ cells, mutexHandle: sharedMutex.handle, id });
-  });
+  await startReadyWorker(
+    workers,
+    new URL("./_workers/lock_worker.ts", import.meta.url),
+    { cells, mutexHandle: sharedMutex.handle, id },
+    "lock worker",
+  );
 }
 
 globalThis.addEventListener("unload", () => {

@@ -39,7 +39,7 @@
 
 import { Queue } from "../primitives/queue.ts";
 import { RingBuffer } from "../primitives/ring_buffer.ts";
-import { bench, QUICK } from "./_harness.ts";
+import { bench, QUICK, runRound, startReadyWorker } from "./_harness.ts";
 import { type RingbufPeer, startRingbufPeer } from "./peers/_ringbuf_peer.ts";
 import { type CaseName, CASES, QB } from "./_workers/queues_layout.ts";
 
@@ -68,23 +68,17 @@ const queues = {
 
 const workers: Worker[] = [];
 for (const role of ["b", "a"] as const) {
-  const worker = new Worker(new URL("./_workers/queues_worker.ts", import.meta.url), {
-    type: "module",
-  });
-  workers.push(worker);
-  await new Promise<void>((resolve, reject) => {
-    worker.onmessage = () => resolve();
-    worker.onerror = (event) => {
-      event.preventDefault();
-      reject(new Error(`queues bench worker failed: ${event.message}`));
-    };
-    worker.postMessage({
+  await startReadyWorker(
+    workers,
+    new URL("./_workers/queues_worker.ts", import.meta.url),
+    {
       role,
       control,
       rings: Object.fromEntries(Object.entries(rings).map(([k, r]) => [k, r.handle])),
       queues: Object.fromEntries(Object.entries(queues).map(([k, q]) => [k, q.handle])),
-    });
-  });
+    },
+    "queues bench worker",
+  );
 }
 
 globalThis.addEventListener("unload", () => {
@@ -97,15 +91,7 @@ globalThis.addEventListener("unload", () => {
 async function transfer(name: CaseName, count: number): Promise<void> {
   Atomics.store(control, QB.CASE, CASES.indexOf(name));
   Atomics.store(control, QB.COUNT, count);
-  Atomics.store(control, QB.ERROR, 0);
-  Atomics.store(control, QB.DONE, 0);
-  Atomics.add(control, QB.GO, 1);
-  Atomics.notify(control, QB.GO);
-  for (let done = 0; done < 2; done = Atomics.load(control, QB.DONE)) {
-    const wait = Atomics.waitAsync(control, QB.DONE, done, 120_000);
-    if (wait.async) await wait.value;
-  }
-  const error = Atomics.load(control, QB.ERROR);
+  const error = await runRound(control, { go: QB.GO, done: QB.DONE, error: QB.ERROR }, 2, 120_000);
   if (error !== 0) throw new Error(`${name}: message ${error - 1} was wrong (or a side stalled)`);
 }
 

@@ -53,6 +53,19 @@ export function copyCellsIn(cells: Int32Array, cell: number, source: Int32Array)
   for (let i = 0; i < length; i++) cells[cell + i] = source[i];
 }
 
+/** An unordered read of cell `cell` (see `Memory.loadPlain`); RangeError outside. */
+export function loadPlainCell(cells: Int32Array, cell: number): number {
+  const value = cells[cell];
+  if (value === undefined) throw outsideCells(cell, cells.length);
+  return value;
+}
+
+/** An unordered write of cell `cell` (see `Memory.storePlain`); RangeError outside. */
+export function storePlainCell(cells: Int32Array, cell: number, value: number): void {
+  if (!(cell >= 0 && cell < cells.length)) throw outsideCells(cell, cells.length);
+  cells[cell] = value;
+}
+
 /** The error for cells `[cell, cell + length)` outside a memory of `cells` cells. */
 export function outsideCells(cell: number, cells: number, length: number = 1): RangeError {
   return new RangeError(

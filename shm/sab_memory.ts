@@ -10,7 +10,7 @@
  * @module
  */
 
-import { copyCellsIn, copyCellsOut, outsideCells } from "./_cell_copy.ts";
+import { copyCellsIn, copyCellsOut, loadPlainCell, storePlainCell } from "./_cell_copy.ts";
 import { LayoutError } from "../primitives/errors.ts";
 import {
   INTERRUPT_SLICE_MS,
@@ -144,14 +144,11 @@ export class SabMemory implements Memory {
   }
   /** Reads a cell without ordering (see {@linkcode Memory.loadPlain}). */
   loadPlain(cell: number): number {
-    const value = this.#cells[cell];
-    if (value === undefined) throw outsideCells(cell, this.#cells.length);
-    return value;
+    return loadPlainCell(this.#cells, cell);
   }
   /** Writes a cell without ordering (see {@linkcode Memory.storePlain}). */
   storePlain(cell: number, value: number): void {
-    if (!(cell >= 0 && cell < this.#cells.length)) throw outsideCells(cell, this.#cells.length);
-    this.#cells[cell] = value;
+    storePlainCell(this.#cells, cell, value);
   }
   /** Atomically writes a cell. */
   store(cell: number, value: number): void {

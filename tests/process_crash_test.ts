@@ -99,6 +99,34 @@ for (const backend of BACKENDS) {
   });
 }
 
+/**
+ * Runs `body` while a worker thread of a child process holds a named mutex
+ * (task `task` of worker_lock_tasks.ts); cleans up after it.
+ */
+async function withForeignWorkerHolding(
+  backend: "mmap" | "file",
+  task: "holdLock" | "returnHolding",
+  body: (mutex: Mutex, child: ProcessHandle, name: string) => Promise<void>,
+): Promise<void> {
+  const names = [uniqueName("worker-mutex"), uniqueName("worker-held")];
+  const mutex = openShared(Mutex, names[0], { backend });
+  const held = openShared(Event, names[1], { backend });
+  const processes: ProcessHandle[] = [];
+  try {
+    processes.push(
+      startProcess(child("worker_lock_child.ts"), {
+        args: [mutex, held, task],
+        // Its worker loads modules of this repository at run time.
+        permissions: { read: [REPOSITORY, "/tmp"], write: ["/tmp"], ffi: backend === "mmap" },
+      }),
+    );
+    assert.ok(await held.waitAsync({ timeout: 20_000 }), "the child's worker took the lock");
+    await body(mutex, processes[0], names[0]);
+  } finally {
+    await cleanUp(processes, [mutex, held], names);
+  }
+}
+
 for (const backend of BACKENDS) {
   Deno.test({
     name:
@@ -111,20 +139,8 @@ for (const backend of BACKENDS) {
       const local = new WorkerProcess({ module: WORKER_TASKS, fn: "noop" });
       local.start();
       await local.joinAsync();
-      const names = [uniqueName("worker-mutex"), uniqueName("worker-held")];
-      const mutex = openShared(Mutex, names[0], { backend });
-      const held = openShared(Event, names[1], { backend });
-      const processes: ProcessHandle[] = [];
-      try {
-        processes.push(
-          startProcess(child("worker_lock_child.ts"), {
-            args: [mutex, held, "holdLock"],
-            // Its worker loads modules of this repository at run time.
-            permissions: { read: [REPOSITORY, "/tmp"], write: ["/tmp"], ffi: backend === "mmap" },
-          }),
-        );
-        assert.ok(await held.waitAsync({ timeout: 20_000 }), "the child's worker took the lock");
-        const owner = lockOwner(backend, names[0]);
+      await withForeignWorkerHolding(backend, "holdLock", async (mutex, holder, name) => {
+        const owner = lockOwner(backend, name);
         assert.ok((owner & PROCESS_OWNER_BIT) !== 0, `an id unique across processes: ${owner}`);
         assert.equal(isProcessOwnerDead(owner), false);
         assert.equal(
@@ -132,15 +148,13 @@ for (const backend of BACKENDS) {
           false,
           "a live holder keeps its lock",
         );
-        processes[0].kill();
-        await processes[0].join();
+        holder.kill();
+        await holder.join();
         assert.ok(await mutex.lockAsync({ timeout: 5_000 }), "its process died: taken over");
         assert.equal(mutex.ownerDied, true);
         mutex.markConsistent();
         mutex.unlock();
-      } finally {
-        await cleanUp(processes, [mutex, held], names);
-      }
+      });
     },
   });
 
@@ -149,30 +163,16 @@ for (const backend of BACKENDS) {
       `a worker thread of another process that ends holding a lock is seen dead while its process lives (${backend})`,
     timeout: 30_000,
     async fn() {
-      const names = [uniqueName("ended-mutex"), uniqueName("ended-held")];
-      const mutex = openShared(Mutex, names[0], { backend });
-      const held = openShared(Event, names[1], { backend });
-      const processes: ProcessHandle[] = [];
-      try {
-        processes.push(
-          startProcess(child("worker_lock_child.ts"), {
-            args: [mutex, held, "returnHolding"],
-            // Its worker loads modules of this repository at run time.
-            permissions: { read: [REPOSITORY, "/tmp"], write: ["/tmp"], ffi: backend === "mmap" },
-          }),
-        );
-        assert.ok(await held.waitAsync({ timeout: 20_000 }), "the child's worker took the lock");
+      await withForeignWorkerHolding(backend, "returnHolding", async (mutex, holder) => {
         assert.ok(
           await mutex.lockAsync({ timeout: 10_000 }),
           "the ended worker's lock is taken over",
         );
         assert.equal(mutex.ownerDied, true);
-        assert.equal(processes[0].exitCode, null, "its process is still running");
+        assert.equal(holder.exitCode, null, "its process is still running");
         mutex.markConsistent();
         mutex.unlock();
-      } finally {
-        await cleanUp(processes, [mutex, held], names);
-      }
+      });
     },
   });
 }

@@ -11,6 +11,7 @@
 
 // deno-lint-ignore no-import-prefix -- bench-only peer, kept out of deno.json's imports
 import { RingBuffer } from "npm:ringbuf.js@0.4.0";
+import { runRound, startReadyWorker } from "../_harness.ts";
 import { RB } from "./_ringbuf_layout.ts";
 
 /** Two ringbuf.js workers (producer, consumer) waiting for work. */
@@ -33,18 +34,8 @@ export async function startRingbufPeer(): Promise<RingbufPeer> {
   try {
     const storage = RingBuffer.getStorageForCapacity(4096, Int32Array);
     for (const role of ["consumer", "producer"] as const) {
-      const worker = new Worker(new URL("./_ringbuf_worker.ts", import.meta.url), {
-        type: "module",
-      });
-      workers.push(worker);
-      await new Promise<void>((resolve, reject) => {
-        worker.onmessage = () => resolve();
-        worker.onerror = (event) => {
-          event.preventDefault();
-          reject(new Error(event.message));
-        };
-        worker.postMessage({ role, storage, control });
-      });
+      const url = new URL("./_ringbuf_worker.ts", import.meta.url);
+      await startReadyWorker(workers, url, { role, storage, control }, "ringbuf.js worker");
     }
   } catch (error) {
     close();
@@ -54,15 +45,8 @@ export async function startRingbufPeer(): Promise<RingbufPeer> {
     async transfer(batch: number, count: number): Promise<void> {
       Atomics.store(control, RB.BATCH, batch);
       Atomics.store(control, RB.COUNT, count);
-      Atomics.store(control, RB.ERROR, 0);
-      Atomics.store(control, RB.DONE, 0);
-      Atomics.add(control, RB.GO, 1);
-      Atomics.notify(control, RB.GO);
-      for (let done = 0; done < 2; done = Atomics.load(control, RB.DONE)) {
-        const wait = Atomics.waitAsync(control, RB.DONE, done, 60_000);
-        if (wait.async) await wait.value;
-      }
-      const error = Atomics.load(control, RB.ERROR);
+      const cells = { go: RB.GO, done: RB.DONE, error: RB.ERROR };
+      const error = await runRound(control, cells, 2, 60_000);
       if (error !== 0) throw new Error(`ringbuf.js transfer failed (code ${error})`);
     },
     close,
