@@ -19,12 +19,15 @@
  * | 65   | JOIN_BELL      | JoinableQueue: rung each time UNFINISHED reaches 0          |
  * | 80.. | slots          | `capacity` slots, each a whole number of cache lines        |
  *
- * A slot is `[stamp, length, payload...]`, padded to a multiple of 16 cells
- * so that two slots never share a cache line (a producer filling one slot
- * does not disturb a consumer reading its neighbour). Its length cell holds
- * `CLAIMED - owner` (see {@linkcode claimedBy}) from the moment a producer
- * claims it until it stores the real length, so a slot stuck half-written
- * names the thread or process that claimed it.
+ * A slot is `[stamp, length, claimer, 0, payload...]`, padded to a
+ * multiple of 16 cells so that two slots never share a cache line (a
+ * producer filling one slot does not disturb a consumer reading its
+ * neighbour); the payload starts 16 bytes in, 8-byte aligned like the slot,
+ * so copies of it go word by word. The claimer cell holds
+ * `CLAIMED - owner` (see {@linkcode claimedBy}) from just after a producer
+ * claims the slot until a consumer releases (or recovers) it, when it goes
+ * back to 0: a slot stuck half-written names the thread or process that
+ * claimed it, all the way to its publication.
  *
  * @module
  */
@@ -41,8 +44,8 @@ import {
 } from "./_header.ts";
 import { LayoutError } from "./errors.ts";
 
-/** Layout version of both kinds. */
-export const QUEUE_VERSION = 1;
+/** Layout version of both kinds (2: the claimer has its own slot cell). */
+export const QUEUE_VERSION = 2;
 export const TAIL = 16;
 export const HEAD = 32;
 export const CLOSED = 48;
@@ -53,14 +56,18 @@ export const NOT_FULL_BELL = 52;
 export const UNFINISHED = 64;
 export const JOIN_BELL = 65;
 export const SLOTS = 80;
-/** Stamp, length. */
-export const SLOT_HEADER_CELLS = 2;
+/** Stamp, length, claimer, a reserved cell (keeps the payload 8-byte aligned). */
+export const SLOT_HEADER_CELLS = 4;
+/** The slot cell holding the payload's length in bytes (or {@linkcode TOMBSTONE}). */
+export const SLOT_LENGTH = 1;
+/** The slot cell holding `CLAIMED - owner` while claimed (0 otherwise). */
+export const SLOT_CLAIMER = 2;
 /** Length stored for a slot that carries no item (a put that lost to close). */
 export const TOMBSTONE = -1;
-/** Length cells at or below this hold `CLAIMED - owner`: claimed, being written. */
+/** Claimer cells at or below this hold `CLAIMED - owner`: claimed by that owner. */
 export const CLAIMED = -2;
 
-/** The length-cell value marking a slot claimed by `owner` (an id >= 1). */
+/** The claimer-cell value marking a slot claimed by `owner` (an id >= 1). */
 export function claimedBy(owner: number): number {
   return CLAIMED - owner;
 }

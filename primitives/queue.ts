@@ -59,10 +59,9 @@
  * puts the item again in a fresh slot, so a live producer never loses a put
  * even if it was wrongly reported dead. A put that returned was published,
  * hence delivered; only a put that never returned can be lost.
- * Limits: (a) two windows do not name the claimer — between the claim and
- * the store of its id, and between the store of the real length and the
- * publish (a few instructions each); a producer killed there still blocks
- * consumers at that slot (`stuckProducer()` returns -1). (b) The recovery
+ * Limits: (a) one window does not name the claimer — between the claim and
+ * the store of its id (a few instructions); a producer killed there still
+ * blocks consumers at that slot (`stuckProducer()` returns -1). (b) The recovery
  * relies on "dead" meaning the thread can no longer run: a thread reported
  * dead that still executes plain byte writes into a recovered slot could
  * spoil the next lap's item in it (worker handles mark a force-stopped
@@ -98,7 +97,9 @@ import {
   NOT_EMPTY_BELL,
   NOT_FULL_BELL,
   PUT_SLEEPERS,
+  SLOT_CLAIMER,
   SLOT_HEADER_CELLS,
+  SLOT_LENGTH,
   slotCells,
   SLOTS,
   TAIL,
@@ -218,9 +219,6 @@ const CODEC_BYTES = 1;
 const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pause() : () => {};
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
-/** Length + float64 of a number message, copied into a slot in one go. */
-const numberFrame = new Int32Array(3);
-const numberFrameBytes = new Uint8Array(numberFrame.buffer);
 
 /**
  * A bounded queue for any number of producers and consumers across workers.
@@ -536,9 +534,9 @@ export class Queue<T = unknown> {
    */
   #recoverAbandoned(slot: number, head: number): number {
     const m = this.#memory;
-    const length = m.load(slot + 1);
-    // A real length (or the last lap's) does not name the claimer: wait.
-    if (length > CLAIMED || !isOwnerDead(CLAIMED - length)) return NOT_RECOVERED;
+    const claimer = m.load(slot + SLOT_CLAIMER);
+    // 0 (claimed an instant ago, or released) does not name the claimer: wait.
+    if (claimer > CLAIMED || !isOwnerDead(CLAIMED - claimer)) return NOT_RECOVERED;
     const next = (head & this.#indexMask) + 1 < this.#capacity
       ? (head + 1) | 0
       : ((head & this.#lapMask) + this.#oneLap) | 0;
@@ -548,6 +546,9 @@ export class Queue<T = unknown> {
     // Release it to the next lap unpublished. The claimer publishes with a
     // compare-exchange from `head`, so exactly one of the two succeeds: if
     // it published first, this consumer holds a normal read claim on it.
+    // (The claimer cell is cleared first, so that the next lap's claim never
+    // shows this dead owner; the compare-exchange publishes the clearing.)
+    m.storePlain(slot + SLOT_CLAIMER, 0);
     if (m.compareExchange(slot, head, (head + this.#oneLap) | 0) !== head) return slot;
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
@@ -584,6 +585,8 @@ export class Queue<T = unknown> {
   /** Hands a read slot to the next lap and wakes one sleeping producer, if any. */
   #release(slot: number, stamp: number): void {
     const m = this.#memory;
+    // The next lap's claim starts from a claimer cell that names nobody.
+    m.storePlain(slot + SLOT_CLAIMER, 0);
     m.store(slot, (stamp + this.#oneLap) | 0);
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
@@ -632,23 +635,20 @@ export class Queue<T = unknown> {
     // its stamp orders them before any consumer's read. (A consumer that
     // inspects a stuck slot may see the claimer late, or a previous lap's
     // real length, which never names a claimer: it only waits longer.)
-    m.storePlain(slot + 1, claimedBy(currentOwnerId()));
+    m.storePlain(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()));
     if (m.load(CLOSED) !== 0) {
-      m.store(slot + 1, TOMBSTONE);
+      m.store(slot + SLOT_LENGTH, TOMBSTONE);
       this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
     }
     if (bytes === undefined) {
-      // Length and the two payload cells in one plain copy (the stamp's
-      // store publishes them).
       f64[0] = value as number;
-      numberFrame[0] = 8;
-      numberFrame[1] = f64Cells[0];
-      numberFrame[2] = f64Cells[1];
-      m.writeBytes((slot + 1) * 4, numberFrameBytes);
+      m.storePlain(slot + SLOT_HEADER_CELLS, f64Cells[0]);
+      m.storePlain(slot + SLOT_HEADER_CELLS + 1, f64Cells[1]);
+      m.storePlain(slot + SLOT_LENGTH, 8);
     } else {
       m.writeBytes((slot + SLOT_HEADER_CELLS) * 4, bytes);
-      m.storePlain(slot + 1, bytes.length);
+      m.storePlain(slot + SLOT_LENGTH, bytes.length);
     }
     return this.#publish(slot, stamp) ? 1 : -1;
   }
@@ -662,7 +662,7 @@ export class Queue<T = unknown> {
       const stamp = this.#stamp;
       // Unordered reads of the slot: its published stamp, loaded seq-cst by
       // #claimRead, orders the producer's writes before them.
-      const length = m.loadPlain(slot + 1);
+      const length = m.loadPlain(slot + SLOT_LENGTH);
       if (length === TOMBSTONE) {
         this.#release(slot, stamp);
         continue;
@@ -1225,7 +1225,7 @@ export class Queue<T = unknown> {
     if (m.load(TAIL) === head) return 0;
     const slot = SLOTS + (head & this.#indexMask) * this.#slotCells;
     if (m.load(slot) !== head || m.load(TAIL) === head) return 0;
-    const length = m.load(slot + 1);
-    return length <= CLAIMED ? CLAIMED - length : -1;
+    const claimer = m.load(slot + SLOT_CLAIMER);
+    return claimer <= CLAIMED ? CLAIMED - claimer : -1;
   }
 }

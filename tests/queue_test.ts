@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SLOT_HEADER_CELLS } from "../primitives/_queue_layout.ts";
 import { Queue, type QueueHandle } from "../primitives/queue.ts";
 import { JoinableQueue } from "../primitives/joinable_queue.ts";
 import { Mutex } from "../primitives/mutex.ts";
@@ -376,7 +377,7 @@ Deno.test("Queue: a malformed message in memory is MessageCorruptError, never a 
   assert.equal(q.qsize(), 0, "the bad message is consumed");
   q.put({ b: 2 }); // slot 1
   const bytes = new Uint8Array(q.handle.memory.buffer!);
-  const slot1Payload = (SLOTS + 16 + 2) * 4; // slots are padded to 16 cells
+  const slot1Payload = (SLOTS + 16 + SLOT_HEADER_CELLS) * 4; // slots are padded to 16 cells
   bytes[slot1Payload] = 0x7b; // "{" stays, then garbage
   bytes[slot1Payload + 1] = 0xff; // not UTF-8
   assert.throws(() => q.get(), MessageCorruptError);
@@ -415,9 +416,17 @@ async function waitFlag(flag: Int32Array, p: WorkerProcess): Promise<void> {
   assert.equal(Atomics.load(flag, 0), 1, `the worker got there (exit code ${p.exitCode})`);
 }
 
-for (const kind of ["Queue", "JoinableQueue"] as const) {
+for (
+  const [kind, written] of [
+    ["Queue", false],
+    ["JoinableQueue", false],
+    ["Queue", true], // message and length written, killed just before the publish
+  ] as const
+) {
   Deno.test({
-    name: `${kind}: a producer worker killed between claim and publish does not wedge consumers`,
+    name: `${kind}: a producer worker killed between claim and publish does not wedge consumers${
+      written ? " (all written but the publish)" : ""
+    }`,
     timeout: 30_000,
     async fn() {
       const queue = kind === "Queue"
@@ -429,7 +438,7 @@ for (const kind of ["Queue", "JoinableQueue"] as const) {
       const p = new WorkerProcess({
         module: TASKS,
         fn: "claimAndHang",
-        args: [queue, ready],
+        args: [queue, ready, written],
       });
       p.start();
       try {

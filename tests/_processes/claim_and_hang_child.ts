@@ -9,6 +9,7 @@ import type { SharedValue } from "../../primitives/shared_value.ts";
 import { Queue as QueueClass } from "../../primitives/queue.ts";
 import {
   claimedBy,
+  SLOT_CLAIMER,
   SLOT_HEADER_CELLS,
   slotCells,
   SLOTS,
@@ -29,7 +30,7 @@ const slot = SLOTS + tail * cells;
 if (memory.load(slot) !== tail || memory.compareExchange(TAIL, tail, tail + 1) !== tail) {
   throw new Error("claim_and_hang_child: the queue changed under the test");
 }
-memory.store(slot + 1, claimedBy(currentOwnerId()));
+memory.store(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()));
 memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
 ready.store(1);
 setInterval(() => {}, 1_000); // until killed

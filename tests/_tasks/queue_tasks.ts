@@ -3,7 +3,9 @@ import { Queue, type QueueHandle } from "../../primitives/queue.ts";
 import { QueueClosedError } from "../../primitives/errors.ts";
 import {
   claimedBy,
+  SLOT_CLAIMER,
   SLOT_HEADER_CELLS,
+  SLOT_LENGTH,
   slotCells,
   SLOTS,
   TAIL,
@@ -146,11 +148,13 @@ export function getAll(handle: QueueHandle, n: number): unknown[] {
 /**
  * Does what a producer does up to the middle of a `put` and stops there:
  * (for a JoinableQueue, counts the put), claims the slot at TAIL, records
- * itself as the claimer, writes half a number message — then signals
- * `ready[0] = 1` and blocks forever, so that the test can kill it with the
- * slot claimed and unpublished. Works on a queue that has not wrapped.
+ * itself as the claimer, writes half a number message — or, with
+ * `written`, all of it and its length, stopping just before the publish —
+ * then signals `ready[0] = 1` and blocks forever, so that the test can kill
+ * it with the slot claimed and unpublished. Works on a queue that has not
+ * wrapped.
  */
-export function claimAndHang(queue: Queue, ready: Int32Array): never {
+export function claimAndHang(queue: Queue, ready: Int32Array, written = false): never {
   const handle = queue.handle; // WorkerProcess revives queues in args
   const memory = attachMemory(handle.memory);
   const cells = slotCells(readParam(memory, 1));
@@ -160,8 +164,12 @@ export function claimAndHang(queue: Queue, ready: Int32Array): never {
   if (memory.load(slot) !== tail || memory.compareExchange(TAIL, tail, tail + 1) !== tail) {
     throw new Error("claimAndHang: the queue changed under the test");
   }
-  memory.store(slot + 1, claimedBy(currentOwnerId()));
+  memory.store(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()));
   memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
+  if (written) {
+    memory.store(slot + SLOT_HEADER_CELLS + 1, 0);
+    memory.store(slot + SLOT_LENGTH, 8);
+  }
   Atomics.store(ready, 0, 1);
   Atomics.notify(ready, 0);
   for (;;) Atomics.wait(ready, 1, 0); // until killed
