@@ -1,7 +1,9 @@
 /**
- * Whole-cell copies between a memory's own `Int32Array` of cells and a
- * caller's `Int32Array`, for the memories that can address their cells
- * directly (`SabMemory`, `MmapMemory`).
+ * Plain (unordered) cell accesses for the memories that can address their
+ * cells directly (`SabMemory`, `MmapMemory`): single cells
+ * (`Memory.loadPlain`/`storePlain`) and whole-cell copies between a
+ * memory's own `Int32Array` of cells and a caller's `Int32Array`
+ * (`Memory.readCells`/`writeCells`).
  *
  * Why not `target.set(cells.subarray(...))`: for the short runs queues move
  * (tens of cells) the view that `subarray` allocates and V8's generic copy
