@@ -27,13 +27,10 @@
  *   `ceil(h / 4)` cells (it may wrap around the end of the circle);
  * - `h >>> 30 === 1`: a chunk of `h & 0x3fffffff` bytes of a longer message
  *   whose last chunk is an ordinary byte frame (used by pipes only);
- * - `h >>> 30 === 2`: `h & 0x1fffffff` int32 numbers, one per cell;
- * - `h >>> 30 === 3`: `h & 0x1fffffff` float64 numbers, two cells each.
- * In a run of numbers, bit 29 says that one padding cell follows the header:
- * the producer pads a long run so that its payload starts on an even cell,
- * where copies to and from 8-byte-aligned arrays go word by word (see
- * `shm/_cell_copy.ts`); a consumer that takes part of a run rewrites the
- * rest's header, unpadded, in the cell just before the rest.
+ * - `h >>> 30 === 2`: `h & 0x3fffffff` int32 numbers, one per cell;
+ * - `h >>> 30 === 3`: `h & 0x3fffffff` float64 numbers, two cells each.
+ * A consumer that takes part of a run rewrites the rest's header in the
+ * cell just before the rest.
  * A frame that claims more cells than TAIL published, or an empty run, is
  * corrupt and throws {@linkcode MessageCorruptError}.
  *
@@ -92,10 +89,6 @@ const KIND_CHUNK = 1;
 const KIND_I32 = 2;
 const KIND_F64 = 3;
 const COUNT_MASK = 0x3fffffff;
-const RUN_COUNT_MASK = 0x1fffffff;
-const RUN_PADDED = 0x20000000;
-/** Runs of at least this many cells are padded to start on an even cell. */
-const PAD_MIN_CELLS = 16;
 const I32_RUN = 0x80000000 | 0;
 const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
@@ -574,20 +567,12 @@ export class SpscRing {
     const tail = m.loadPlain(this.#base + TAIL);
     const perItem = source instanceof Int32Array ? 1 : 2;
     const wanted = source.length - from;
-    const room = this.#free(tail, 2 + wanted * perItem) - 1;
+    const room = this.#free(tail, 1 + wanted * perItem) - 1;
     if (room < atLeast * perItem) return 0;
-    const count = Math.min(wanted, (room / perItem) | 0, RUN_COUNT_MASK);
-    // Pad only when the padded run still holds all `count` numbers: a
-    // shorter run would split the caller's batch into a run and a remnant,
-    // and a ring of remnants stays fragmented (each pop then takes pieces).
-    const pad = ((this.#data + tail + 1) & 1) !== 0 && count * perItem >= PAD_MIN_CELLS &&
-        count * perItem <= room - 1
-      ? 1
-      : 0;
-    const header = (perItem === 1 ? I32_RUN : F64_RUN) | (pad === 1 ? RUN_PADDED : 0) | count;
-    this.#writeHeader(tail, header);
-    this.#writeCells(tail + 1 + pad, this.#cellsOfPart(source, from, count, 0));
-    this.#publish((tail + 1 + pad + count * perItem) | 0);
+    const count = Math.min(wanted, (room / perItem) | 0, COUNT_MASK);
+    this.#writeHeader(tail, (perItem === 1 ? I32_RUN : F64_RUN) | count);
+    this.#writeCells(tail + 1, this.#cellsOfPart(source, from, count, 0));
+    this.#publish((tail + 1 + count * perItem) | 0);
     return count;
   }
 
@@ -750,8 +735,8 @@ export class SpscRing {
     const mask = this.#mask;
     const header = m.loadPlain(this.#data + (head & mask));
     const kind = header >>> 30;
-    const count = header & RUN_COUNT_MASK;
-    const payload = head + 1 + ((header & RUN_PADDED) !== 0 ? 1 : 0);
+    const count = header & COUNT_MASK;
+    const payload = head + 1;
     let value: number;
     let taken: number;
     if (kind === KIND_I32) {
@@ -772,10 +757,10 @@ export class SpscRing {
       throw new TypeError("Cannot pop a number: the next message is bytes (use pop)");
     }
     if (count > 1) {
-      // Rewrite the rest of the run as an unpadded run starting where this
-      // one ends: the cells are ours until HEAD moves past them.
+      // Rewrite the rest of the run as a run starting where this one ends:
+      // the cells are ours until HEAD moves past them.
       const rest = (payload + taken - 1) | 0;
-      m.storePlain(this.#data + (rest & mask), (header & ~RUN_PADDED) - 1);
+      m.storePlain(this.#data + (rest & mask), header - 1);
       this.#release(rest);
     } else {
       this.#release((payload + taken) | 0);
@@ -784,37 +769,48 @@ export class SpscRing {
   }
 
   /**
-   * Takes up to `target.length - from` numbers of the run at the head into
-   * `target[from..]`; returns how many (0 if the ring is empty or the next
-   * frame does not hold numbers of the target's type).
+   * Takes up to `target.length - from` numbers into `target[from..]` from
+   * the runs at the head (as many consecutive runs of the target's type as
+   * it takes), freeing their cells with one store of HEAD; returns how many
+   * (0 if the ring is empty or the next frame does not hold numbers of the
+   * target's type). A run that does not fit whole is split: the rest stays,
+   * as a run whose header is the cell before it (see the module doc).
    */
-  tryPopRun(target: Int32Array | Float64Array, from: number): number {
+  tryPopRuns(target: Int32Array | Float64Array, from: number): number {
     const m = this.memory;
-    const used = this.#locate();
+    let used = this.#locate();
     if (used <= 0) return 0;
-    const head = this.#at;
+    const start = this.#at;
     const mask = this.#mask;
-    const header = m.loadPlain(this.#data + (head & mask));
-    const kind = header >>> 30;
     const perItem = target instanceof Int32Array ? 1 : 2;
-    if (kind !== (perItem === 1 ? KIND_I32 : KIND_F64)) return 0;
-    const count = header & RUN_COUNT_MASK;
-    const payload = head + 1 + ((header & RUN_PADDED) !== 0 ? 1 : 0);
-    if (count === 0 || payload + count * perItem - head > used) {
-      this.#corrupt(`a run of ${count} is invalid`);
+    const wanted = perItem === 1 ? KIND_I32 : KIND_F64;
+    let head = start;
+    let done = from;
+    while (done < target.length && used > 0) {
+      const header = m.loadPlain(this.#data + (head & mask));
+      if (header >>> 30 !== wanted) break;
+      const count = header & COUNT_MASK;
+      const payload = head + 1;
+      if (count === 0 || payload + count * perItem - head > used) {
+        if (done > from) break; // deliver what is good first
+        this.#corrupt(`a run of ${count} is invalid`);
+      }
+      const taken = Math.min(count, target.length - done);
+      this.#readCells(payload, this.#cellsOfPart(target, done, taken, 1));
+      done += taken;
+      if (taken < count) {
+        const rest = (payload + taken * perItem - 1) | 0;
+        m.storePlain(this.#data + (rest & mask), header - taken);
+        head = rest;
+        break;
+      }
+      const next = (payload + count * perItem) | 0;
+      used -= (next - head) | 0;
+      head = next;
+      if (used <= 0) used = this.#available(head);
     }
-    const taken = Math.min(count, target.length - from);
-    if (taken <= 0) return 0;
-    this.#readCells(payload, this.#cellsOfPart(target, from, taken, 1));
-    if (taken < count) {
-      // The rest, as an unpadded run in the cell before it (see the module doc).
-      const rest = (payload + taken * perItem - 1) | 0;
-      m.storePlain(this.#data + (rest & mask), (header & ~RUN_PADDED) - taken);
-      this.#release(rest);
-    } else {
-      this.#release((payload + count * perItem) | 0);
-    }
-    return taken;
+    if (head !== start) this.#release(head);
+    return done - from;
   }
 
   /** The kind code of the next frame's header, or -1 if empty. */

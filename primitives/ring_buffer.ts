@@ -18,7 +18,7 @@ import {
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { ClosedError, LayoutError } from "./errors.ts";
 
-const VERSION = 2; // 2: runs of numbers may be padded (bit 29 of the run header)
+const VERSION = 1;
 /** The ring starts on the second cache line, away from the header. */
 const BASE = 16;
 const MIN_CELLS = 4;
@@ -743,11 +743,7 @@ export class RingBuffer {
   }
 
   /**
-   * Pushes as many of `values` as fit now, with one copy. A prefix shorter
-   * than all of `values` is pushed only if it takes at least a sixteenth of
-   * the ring; less room counts as none (returns 0), so that a producer
-   * polling a full ring does not refill it in slivers, which would cut every
-   * later batch into two runs.
+   * Pushes as many of `values` as fit now, with one copy.
    *
    * @param values The numbers.
    * @returns How many were pushed (a prefix).
@@ -763,10 +759,7 @@ export class RingBuffer {
   tryPushNumbers(values: Int32Array | Float64Array): number {
     this.#checkArray(values, "push");
     this.#checkPushable();
-    if (values.length === 0) return 0;
-    const perItem = values instanceof Int32Array ? 1 : 2;
-    const sliver = Math.max(1, (this.#ring.capacity >>> 4) / perItem | 0);
-    return this.#ring.tryPushRun(values, 0, Math.min(values.length, sliver));
+    return values.length === 0 ? 0 : this.#ring.tryPushRun(values, 0);
   }
 
   /**
@@ -828,12 +821,7 @@ export class RingBuffer {
    */
   tryPopNumbers(target: Int32Array | Float64Array): number {
     this.#checkArray(target, "pop");
-    let done = 0;
-    while (done < target.length) {
-      const taken = this.#ring.tryPopRun(target, done);
-      if (taken === 0) break;
-      done += taken;
-    }
+    const done = this.#ring.tryPopRuns(target, 0);
     if (done === 0 && this.#ring.writerClosed() && this.#ring.usedCells() === 0) {
       this.#throwClosedPop();
     }
@@ -863,12 +851,7 @@ export class RingBuffer {
     if (target.length === 0) return 0;
     let deadline: LazyDeadline | undefined;
     for (;;) {
-      let done = 0;
-      while (done < target.length) {
-        const taken = this.#ring.tryPopRun(target, done);
-        if (taken === 0) break;
-        done += taken;
-      }
+      const done = this.#ring.tryPopRuns(target, 0);
       if (done > 0) return done;
       const kind = this.#ring.nextKindCode();
       if (kind === (target instanceof Int32Array ? 2 : 3)) continue;
@@ -909,12 +892,7 @@ export class RingBuffer {
     if (target.length === 0) return 0;
     let deadline: LazyDeadline | undefined;
     for (;;) {
-      let done = 0;
-      while (done < target.length) {
-        const taken = this.#ring.tryPopRun(target, done);
-        if (taken === 0) break;
-        done += taken;
-      }
+      const done = this.#ring.tryPopRuns(target, 0);
       if (done > 0) return done;
       const kind = this.#ring.nextKindCode();
       if (kind === (target instanceof Int32Array ? 2 : 3)) continue;
