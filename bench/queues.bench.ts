@@ -228,7 +228,7 @@ for (const batch of [1, 64]) {
     metric: "rate",
     op: "elem",
     opsPerIter: count,
-    samples: QUICK ? 3 : 9,
+    samples: QUICK ? 3 : 15,
     fn: () =>
       pairedWithRingbuf(
         batch,
@@ -243,7 +243,7 @@ for (const batch of [1, 64]) {
     metric: "rate",
     op: "elem",
     opsPerIter: count,
-    samples: QUICK ? 3 : 9,
+    samples: QUICK ? 3 : 15,
     fn: () =>
       pairedWithRingbuf(
         batch,
