@@ -166,8 +166,6 @@ const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
 /** A frame of up to 3 cells composed here, then written into the ring. */
 const frame = new Int32Array(3);
-/** Copies at least this long whose alignment differs are staged (see `#copyIn`). */
-const STAGE_MIN = 32;
 
 /** Smallest power of two >= n. */
 export function ceilPow2(n: number): number {
@@ -191,10 +189,6 @@ export class SpscRing {
   #tail = 0;
   /** Where {@linkcode SpscRing.#locate} found the next frame. */
   #at = 0;
-  /** Staging buffer for copies whose alignment differs from the ring's. */
-  #stage: ArrayBuffer = new ArrayBuffer(1024);
-  /** The last staging view handed out (batches of one size reuse it). */
-  #staged: Uint8Array | undefined;
   /** The number array whose cells {@linkcode SpscRing.#cellsOf} cached, per side. */
   readonly #viewed: [Int32Array | Float64Array | undefined, Int32Array | Float64Array | undefined] =
     [
@@ -348,51 +342,11 @@ export class SpscRing {
     const cell = position & this.#mask;
     const room = (this.capacity - cell) * 4;
     if (length <= room) {
-      this.#copyIn(this.#dataByte + cell * 4, bytes);
+      this.memory.writeBytes(this.#dataByte + cell * 4, bytes);
     } else {
-      this.#copyIn(this.#dataByte + cell * 4, bytes.subarray(0, room));
-      this.#copyIn(this.#dataByte, bytes.subarray(room));
+      this.memory.writeBytes(this.#dataByte + cell * 4, bytes.subarray(0, room));
+      this.memory.writeBytes(this.#dataByte, bytes.subarray(room));
     }
-  }
-
-  /**
-   * Copies into shared memory. V8 copies to and from a SharedArrayBuffer
-   * word by word only when source and destination are aligned alike modulo
-   * 8, and byte by byte (about 6x slower) otherwise; cells are only 4-byte
-   * aligned. So a longer copy whose alignment differs goes through a staging
-   * buffer placed like the destination (a plain memcpy, then an aligned one).
-   */
-  #copyIn(byteOffset: number, bytes: Uint8Array): void {
-    const skew = byteOffset & 7;
-    if (bytes.length < STAGE_MIN || ((bytes.byteOffset - skew) & 7) === 0) {
-      this.memory.writeBytes(byteOffset, bytes);
-      return;
-    }
-    const staged = this.#staging(skew, bytes.length);
-    staged.set(bytes);
-    this.memory.writeBytes(byteOffset, staged);
-  }
-
-  /** Copies out of shared memory (see {@linkcode SpscRing.#copyIn}). */
-  #copyOut(byteOffset: number, target: Uint8Array): void {
-    const skew = byteOffset & 7;
-    if (target.length < STAGE_MIN || ((target.byteOffset - skew) & 7) === 0) {
-      this.memory.readBytes(byteOffset, target);
-      return;
-    }
-    const staged = this.#staging(skew, target.length);
-    this.memory.readBytes(byteOffset, staged);
-    target.set(staged);
-  }
-
-  /** A view of `length` bytes of the staging buffer, starting `skew` bytes past an 8-byte boundary. */
-  #staging(skew: number, length: number): Uint8Array {
-    const last = this.#staged;
-    if (last !== undefined && last.byteOffset === skew && last.length === length) return last;
-    if (this.#stage.byteLength < length + 8) {
-      this.#stage = new ArrayBuffer(Math.max(length + 8, this.#stage.byteLength * 2));
-    }
-    return (this.#staged = new Uint8Array(this.#stage, skew, length));
   }
 
   /** Reads `target.length` bytes at cell position `position` (wrapping). */
@@ -402,10 +356,10 @@ export class SpscRing {
     const cell = position & this.#mask;
     const room = (this.capacity - cell) * 4;
     if (length <= room) {
-      this.#copyOut(this.#dataByte + cell * 4, target);
+      this.memory.readBytes(this.#dataByte + cell * 4, target);
     } else {
-      this.#copyOut(this.#dataByte + cell * 4, target.subarray(0, room));
-      this.#copyOut(this.#dataByte, target.subarray(room));
+      this.memory.readBytes(this.#dataByte + cell * 4, target.subarray(0, room));
+      this.memory.readBytes(this.#dataByte, target.subarray(room));
     }
   }
 

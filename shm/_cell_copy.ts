@@ -55,6 +55,53 @@ export function copyCellsIn(cells: Int32Array, cell: number, source: Int32Array)
   for (let i = 0; i < length; i++) cells[cell + i] = source[i];
 }
 
+/** Copies at least this long whose alignment differs are staged (see {@linkcode readSharedBytes}). */
+const STAGE_MIN = 32;
+/** Staging buffer for such copies, and the last view of it handed out (a batch of one size reuses it). */
+let stage = new ArrayBuffer(1024);
+let staged: Uint8Array | undefined;
+
+/** A view of `length` bytes of the staging buffer, starting `skew` bytes past an 8-byte boundary. */
+function staging(skew: number, length: number): Uint8Array {
+  if (staged !== undefined && staged.byteOffset === skew && staged.length === length) return staged;
+  if (stage.byteLength < length + 8) {
+    stage = new ArrayBuffer(Math.max(length + 8, stage.byteLength * 2));
+  }
+  return (staged = new Uint8Array(stage, skew, length));
+}
+
+/**
+ * Copies `target.length` bytes at `byteOffset` of `shared` (a view of a
+ * SharedArrayBuffer) into `target`. V8 copies to and from a shared buffer
+ * word by word only when both sides are aligned alike modulo 8, and byte by
+ * byte (about 6x slower) otherwise; so a longer copy whose alignment differs
+ * goes through a staging buffer placed like the shared side (an aligned
+ * copy, then a plain memcpy).
+ */
+export function readSharedBytes(shared: Uint8Array, byteOffset: number, target: Uint8Array): void {
+  const from = shared.subarray(byteOffset, byteOffset + target.length);
+  const skew = from.byteOffset & 7;
+  if (target.length < STAGE_MIN || ((target.byteOffset - skew) & 7) === 0) {
+    target.set(from);
+    return;
+  }
+  const view = staging(skew, target.length);
+  view.set(from);
+  target.set(view);
+}
+
+/** Copies `source` into `shared` at `byteOffset` (see {@linkcode readSharedBytes}). */
+export function writeSharedBytes(shared: Uint8Array, byteOffset: number, source: Uint8Array): void {
+  const skew = (shared.byteOffset + byteOffset) & 7;
+  if (source.length < STAGE_MIN || ((source.byteOffset - skew) & 7) === 0) {
+    shared.set(source, byteOffset);
+    return;
+  }
+  const view = staging(skew, source.length);
+  view.set(source);
+  shared.set(view, byteOffset);
+}
+
 /** An unordered read of cell `cell` (see `Memory.loadPlain`); RangeError outside. */
 export function loadPlainCell(cells: Int32Array, cell: number): number {
   const value = cells[cell];

@@ -10,7 +10,14 @@
  * @module
  */
 
-import { copyCellsIn, copyCellsOut, loadPlainCell, storePlainCell } from "./_cell_copy.ts";
+import {
+  copyCellsIn,
+  copyCellsOut,
+  loadPlainCell,
+  readSharedBytes,
+  storePlainCell,
+  writeSharedBytes,
+} from "./_cell_copy.ts";
 import { LayoutError } from "../primitives/errors.ts";
 import {
   INTERRUPT_SLICE_MS,
@@ -244,11 +251,11 @@ export class SabMemory implements Memory {
 
   /** Copies bytes out of the region. */
   readBytes(byteOffset: number, target: Uint8Array): void {
-    target.set(this.#bytes.subarray(byteOffset, byteOffset + target.length));
+    readSharedBytes(this.#bytes, byteOffset, target);
   }
   /** Copies bytes into the region. */
   writeBytes(byteOffset: number, source: Uint8Array): void {
-    this.#bytes.set(source, byteOffset);
+    writeSharedBytes(this.#bytes, byteOffset, source);
   }
   /** Copies whole cells out of the region. */
   readCells(cell: number, target: Int32Array): void {

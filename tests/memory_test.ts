@@ -27,3 +27,17 @@ Deno.test("sab: long cell copies (the memcpy path) between aligned and misaligne
     assert.deepEqual(output, source);
   }
 });
+
+Deno.test("sab: long byte copies whose alignment differs (staged) keep every byte", () => {
+  const memory = new SabMemory(new SharedArrayBuffer(1028), 4, 1024);
+  for (const at of [0, 4, 8, 12, 1]) {
+    for (const skew of [0, 1, 4, 7]) {
+      const source = Uint8Array.from({ length: 100 + skew }, (_, i) => (i * 31 + at) & 0xff)
+        .subarray(skew);
+      memory.writeBytes(at, source);
+      const target = new Uint8Array(100 + skew).subarray(skew);
+      memory.readBytes(at, target);
+      assert.deepEqual(target, source, `at ${at}, skew ${skew}`);
+    }
+  }
+});
