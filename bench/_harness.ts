@@ -175,26 +175,6 @@ export async function startReadyWorker(
   return worker;
 }
 
-/**
- * One paired iteration: runs `reference` (untimed for the row) and then
- * `subject`; returns the subject's own time (`timedNs`) and its speed
- * relative to the reference just before it (`pairedSpeed`, omitted without
- * a reference), plus whatever the subject reports. Paired ratios resist the
- * load of a shared machine changing between samples.
- */
-export async function runPaired(
-  reference: (() => unknown) | undefined,
-  subject: () => void | Record<string, number> | Promise<void | Record<string, number>>,
-): Promise<Record<string, number>> {
-  const t0 = performance.now();
-  await reference?.();
-  const t1 = performance.now();
-  const extras = (await subject()) ?? {};
-  const t2 = performance.now();
-  const timed = { ...extras, timedNs: (t2 - t1) * 1e6 };
-  return reference === undefined ? timed : { ...timed, pairedSpeed: (t1 - t0) / (t2 - t1) };
-}
-
 /** Cells of a control block that starts a round of work in workers (see {@linkcode runRound}). */
 export interface RoundCells {
   /** Generation counter: bumped and notified to start a round. */

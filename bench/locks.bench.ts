@@ -22,7 +22,7 @@
  */
 
 import { Mutex } from "../primitives/mutex.ts";
-import { bench, QUICK, runPaired, startReadyWorker } from "./_harness.ts";
+import { bench, QUICK, startReadyWorker } from "./_harness.ts";
 import { LOCK } from "./_workers/lock_layout.ts";
 
 const UNCONTENDED_BATCH = QUICK ? 100_000 : 200_000;
@@ -40,6 +40,19 @@ function casPairs(): void {
     if (Atomics.compareExchange(pair, 0, 0, 1) !== 0) throw new Error("CAS lock failed");
     if (Atomics.compareExchange(pair, 0, 1, 0) !== 1) throw new Error("CAS unlock failed");
   }
+}
+
+/** Runs `reference` then `subject`; returns the subject's time and its speed relative to the reference. */
+function paired(
+  reference: () => unknown,
+  subject: () => Record<string, number> | void,
+): Record<string, number> {
+  const t0 = performance.now();
+  reference();
+  const t1 = performance.now();
+  const extras = subject() ?? {};
+  const t2 = performance.now();
+  return { ...extras, timedNs: (t2 - t1) * 1e6, pairedSpeed: (t1 - t0) / (t2 - t1) };
 }
 
 bench({
@@ -65,7 +78,7 @@ bench({
   // Each iteration also runs the CAS pairs just before (untimed): the paired
   // speed ratio is robust to load changing on a shared machine.
   fn: () =>
-    runPaired(casPairs, () => {
+    paired(casPairs, () => {
       for (let i = 0; i < UNCONTENDED_BATCH; i++) {
         mutex.lock();
         mutex.unlock();
@@ -140,7 +153,7 @@ bench({
   opsPerIter: 2 * CONTENDED_BATCH,
   samples: CONTENDED_SAMPLES,
   // Paired with a bare futex lock run just before it (untimed), as above.
-  fn: () => runPaired(() => contended(2, CONTENDED_BATCH), () => contended(1, CONTENDED_BATCH)),
+  fn: () => paired(() => contended(2, CONTENDED_BATCH), () => contended(1, CONTENDED_BATCH)),
 });
 
 bench({

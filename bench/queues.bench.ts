@@ -39,7 +39,7 @@
 
 import { Queue } from "../primitives/queue.ts";
 import { RingBuffer } from "../primitives/ring_buffer.ts";
-import { bench, QUICK, runPaired, runRound, startReadyWorker } from "./_harness.ts";
+import { bench, QUICK, runRound, startReadyWorker } from "./_harness.ts";
 import { type RingbufPeer, startRingbufPeer } from "./peers/_ringbuf_peer.ts";
 import { type CaseName, CASES, QB } from "./_workers/queues_layout.ts";
 
@@ -204,6 +204,21 @@ try {
 }
 globalThis.addEventListener("unload", () => peer?.close());
 
+/** Runs the ringbuf.js reference (when it loads), then `subject`; reports the subject's time and the ratio. */
+async function pairedWithRingbuf(
+  batch: number,
+  count: number,
+  subject: () => Promise<void>,
+): Promise<Record<string, number>> {
+  const t0 = performance.now();
+  await peer?.transfer(batch, count);
+  const t1 = performance.now();
+  await subject();
+  const t2 = performance.now();
+  const timed = { timedNs: (t2 - t1) * 1e6 };
+  return peer === undefined ? timed : { ...timed, pairedSpeed: (t1 - t0) / (t2 - t1) };
+}
+
 for (const batch of [1, 64]) {
   const count = (batch === 1 ? 1_000_000 : 8_000_000) / (QUICK ? 2 : 1);
   bench({
@@ -215,8 +230,9 @@ for (const batch of [1, 64]) {
     opsPerIter: count,
     samples: QUICK ? 3 : 15,
     fn: () =>
-      runPaired(
-        peer && (() => peer!.transfer(batch, count)),
+      pairedWithRingbuf(
+        batch,
+        count,
         () => transfer(batch === 1 ? "ring-batch1" : "ring-batch64", count),
       ),
   });
@@ -229,8 +245,9 @@ for (const batch of [1, 64]) {
     opsPerIter: count,
     samples: QUICK ? 3 : 15,
     fn: () =>
-      runPaired(
-        peer && (() => peer!.transfer(batch, count)),
+      pairedWithRingbuf(
+        batch,
+        count,
         () => transfer(batch === 1 ? "ring-poll1" : "ring-poll64", count),
       ),
   });
