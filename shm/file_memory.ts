@@ -6,9 +6,10 @@
  * `defaultSharedDir`).
  *
  * How the cell operations stay atomic: every operation runs with an
- * exclusive `flock` on the file (`Deno.FsFile.lockSync`), reads the bytes it
- * needs with positional reads (`pread`) into a local cache, and writes the
- * bytes it changed back (`pwrite`) before the lock is released. Processes
+ * exclusive `flock` on the file (`Deno.FsFile.tryLockSync` for up to 50 µs,
+ * then `lockSync`), reads the bytes it needs with positional reads
+ * (`pread`) into a local cache, and writes the bytes it changed back
+ * (`pwrite`) before the lock is released. Processes
  * therefore see the operations in one total order (the order they took the
  * lock), which is the sequential consistency the algorithms assume.
  *
@@ -85,6 +86,8 @@ const BLOCK = 1 << BLOCK_SHIFT;
 const REGION_CELL = REGION_OFFSET / 4;
 const FIRST_POLL_MS = 0.01;
 const MAX_POLL_MS = 1;
+/** How long a thread tries for a file lock before it sleeps until the lock is free. */
+const LOCK_SPIN_MS = 0.05;
 
 /**
  * Options of {@linkcode FileMemory.open}.
@@ -179,7 +182,7 @@ class FileState {
       // other's (a lease in the middle of a batch cannot be given up, but
       // batches do not span files).
       if (leased.size > (leased.has(this) ? 1 : 0)) releaseFileLeases();
-      this.lockFile.lockSync(true);
+      this.#lock();
       this.held = true;
       this.heldSince = performance.now();
       this.loaded.fill(0); // another process may have changed anything
@@ -192,6 +195,24 @@ class FileState {
       if (this.cells[LOG_CELL] !== 0) this.replayLog();
     }
     this.depth++;
+  }
+
+  /**
+   * Takes the file lock: tries for up to {@linkcode LOCK_SPIN_MS} before it
+   * sleeps in the kernel. A batch holds the lock for about 10 µs, and a
+   * process put to sleep on a `flock` takes 30-50 µs to run again here
+   * once it is released, so two processes taking turns (a producer and a
+   * consumer) would otherwise pay a sleep and a wake-up per operation
+   * (measured: 33k messages/s through a file-backed Queue, 42k with the
+   * spin).
+   */
+  #lock(): void {
+    if (this.lockFile.tryLockSync(true)) return;
+    const spinUntil = performance.now() + LOCK_SPIN_MS;
+    while (performance.now() < spinUntil) {
+      if (this.lockFile.tryLockSync(true)) return;
+    }
+    this.lockFile.lockSync(true);
   }
 
   /**
