@@ -24,10 +24,11 @@
  * producer filling one slot does not disturb a consumer reading its
  * neighbour); the payload starts 16 bytes in, 8-byte aligned like the slot,
  * so copies of it go word by word. The claimer cell holds
- * `CLAIMED - owner` (see {@linkcode claimedBy}) from just after a producer
- * claims the slot until a consumer releases (or recovers) it, when it goes
- * back to 0: a slot stuck half-written names the thread or process that
- * claimed it, all the way to its publication.
+ * `CLAIMED - owner` (see {@linkcode claimedBy}) from just before a producer
+ * claims the slot (it names itself first, with a compare-exchange from 0)
+ * until a consumer releases (or recovers) it, when it goes back to 0: a
+ * slot stuck half-written names the thread or process that claimed it, all
+ * the way to its publication.
  *
  * @module
  */
@@ -44,8 +45,11 @@ import {
 } from "./_header.ts";
 import { LayoutError } from "./errors.ts";
 
-/** Layout version of both kinds (2: the claimer has its own slot cell). */
-export const QUEUE_VERSION = 2;
+/**
+ * Layout version of both kinds (2: the claimer has its own slot cell; 3:
+ * producers name themselves in it before they claim the slot).
+ */
+export const QUEUE_VERSION = 3;
 export const TAIL = 16;
 export const HEAD = 32;
 export const CLOSED = 48;

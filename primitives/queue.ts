@@ -39,9 +39,15 @@
  * that dies after its compare-exchange on TAIL and before it publishes
  * leaves a claimed slot. Consumers never read it half-written (so no torn
  * message is ever delivered) and do not wait for it forever either. Each
- * claimed slot records its claimer's owner id in its length cell
- * (`CLAIMED - owner`, stored right after the claim and replaced by the real
- * length just before publication). A consumer that has backed off on such a
+ * claimed slot names its claimer in its claimer cell (`CLAIMED - owner`):
+ * a producer names itself with a compare-exchange from 0 *before* its
+ * compare-exchange on TAIL, and only the slot's named producer may move
+ * TAIL past it, so there is no instant at which a slot is claimed and
+ * nameless. (A producer that finds the slot named by another waits for
+ * TAIL to move; if the named producer died before claiming, TAIL cannot
+ * have moved, and the waiting producer clears the name.) The consumer that
+ * releases a slot clears the name before it stores the next lap's stamp. A
+ * consumer that has backed off on such a
  * slot for a while (about 50 µs of spinning, then every ~8 ms) asks the
  * liveness oracles (`shm/liveness.ts`: managed workers, registered
  * processes) whether that owner is dead; if so it *recovers* the slot:
@@ -59,9 +65,10 @@
  * puts the item again in a fresh slot, so a live producer never loses a put
  * even if it was wrongly reported dead. A put that returned was published,
  * hence delivered; only a put that never returned can be lost.
- * Limits: (a) one window does not name the claimer — between the claim and
- * the store of its id (a few instructions); a producer killed there still
- * blocks consumers at that slot (`stuckProducer()` returns -1). (b) The recovery
+ * Limits: (a) recovery needs a liveness oracle that knows the dead owner
+ * (an unmanaged worker or unregistered process is never reported dead, so
+ * its stuck slot blocks the queue; the wait for a half-done peer is not
+ * bounded by the caller's timeout). (b) The recovery
  * relies on "dead" meaning the thread can no longer run: a thread reported
  * dead that still executes plain byte writes into a recovered slot could
  * spoil the next lap's item in it (worker handles mark a force-stopped
@@ -444,13 +451,23 @@ export class Queue<T = unknown> {
     return spins + 1;
   }
 
-  /** Claims a slot to write: its first cell, or CLAIM_FULL / CLAIM_CLOSED. */
+  /**
+   * Claims a slot to write: its first cell, or CLAIM_FULL / CLAIM_CLOSED.
+   * The producer names itself in the slot's claimer cell (a
+   * compare-exchange from 0) before it claims the slot (the
+   * compare-exchange on TAIL), so a claimed slot always names its claimer
+   * (see "Crash recovery" in the module doc). Only the holder of a slot's
+   * claimer cell can move TAIL past that slot: another producer that finds
+   * the cell taken waits for TAIL to move, and clears the cell itself only
+   * if its holder died before claiming.
+   */
   #claimWrite(): number {
     const m = this.#memory;
     // An early out only (an unordered read): the check that makes close()
     // strand nothing is the seq-cst one after the claim.
     if (m.loadPlain(CLOSED) !== 0) return CLAIM_CLOSED;
     const oneLap = this.#oneLap;
+    const me = claimedBy(currentOwnerId());
     let tail = m.load(TAIL);
     let spins = 0;
     for (;;) {
@@ -458,15 +475,34 @@ export class Queue<T = unknown> {
       const slot = SLOTS + index * this.#slotCells;
       const stamp = m.load(slot);
       if (stamp === tail) {
-        const next = index + 1 < this.#capacity
-          ? (tail + 1) | 0
-          : ((tail & this.#lapMask) + oneLap) | 0;
-        const seen = m.compareExchange(TAIL, tail, next);
-        if (seen === tail) {
-          this.#stamp = tail;
-          return slot;
+        const holder = m.compareExchange(slot + SLOT_CLAIMER, 0, me);
+        if (holder === 0) {
+          const next = index + 1 < this.#capacity
+            ? (tail + 1) | 0
+            : ((tail & this.#lapMask) + oneLap) | 0;
+          const seen = m.compareExchange(TAIL, tail, next);
+          if (seen === tail) {
+            this.#stamp = tail;
+            return slot;
+          }
+          // Our TAIL was stale: the slot is free for a later lap, not ours.
+          m.compareExchange(slot + SLOT_CLAIMER, me, 0);
+          tail = seen;
+          continue;
         }
-        tail = seen;
+        // Another producer is between naming itself and claiming (a few
+        // instructions), or died there: then TAIL stays at `tail` (nobody
+        // else can move it past this slot), and its name is cleared.
+        if (
+          spins >= (this.#spin ? RECOVER_AFTER_SPINS : RECOVER_AFTER_SLEEPS) &&
+          (spins & 7) === 0 && holder <= CLAIMED && m.load(TAIL) === tail &&
+          isOwnerDead(CLAIMED - holder)
+        ) {
+          m.compareExchange(slot + SLOT_CLAIMER, holder, 0);
+          continue;
+        }
+        spins = this.#backoff(TAIL, tail, spins);
+        tail = m.load(TAIL);
       } else if (((stamp + oneLap) | 0) === ((tail + 1) | 0)) {
         // The slot still holds last lap's item: full, unless a consumer
         // is half-way through taking it.
@@ -535,7 +571,7 @@ export class Queue<T = unknown> {
   #recoverAbandoned(slot: number, head: number): number {
     const m = this.#memory;
     const claimer = m.load(slot + SLOT_CLAIMER);
-    // 0 (claimed an instant ago, or released) does not name the claimer: wait.
+    // 0 (released) does not name a claimer: wait.
     if (claimer > CLAIMED || !isOwnerDead(CLAIMED - claimer)) return NOT_RECOVERED;
     const next = (head & this.#indexMask) + 1 < this.#capacity
       ? (head + 1) | 0
@@ -631,11 +667,9 @@ export class Queue<T = unknown> {
     }
     const m = this.#memory;
     const stamp = this.#stamp;
-    // Plain stores into the claimed slot: the publishing compare-exchange of
-    // its stamp orders them before any consumer's read. (A consumer that
-    // inspects a stuck slot may see the claimer late, or a previous lap's
-    // real length, which never names a claimer: it only waits longer.)
-    m.storePlain(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()));
+    // Plain stores into the claimed slot (which already names us): the
+    // publishing compare-exchange of its stamp orders them before any
+    // consumer's read.
     if (m.load(CLOSED) !== 0) {
       m.store(slot + SLOT_LENGTH, TOMBSTONE);
       this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
@@ -1214,8 +1248,8 @@ export class Queue<T = unknown> {
   /**
    * @internal Whether the slot at the head is claimed by a producer that has
    * not published it yet, and by whom: 0 if not (the head slot is published,
-   * or the queue is empty); the claimer's owner id; or -1 if it was claimed
-   * an instant ago and the claimer has not recorded itself yet. A supervisor
+   * or the queue is empty); the claimer's owner id; or -1 if the slot names
+   * nobody (not expected: producers name themselves before claiming). A supervisor
    * checks this (with the liveness of the owner) to tell a dead producer
    * from a slow one: consumers wait for a claimed slot, they never skip it.
    */

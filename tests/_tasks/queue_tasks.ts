@@ -147,26 +147,33 @@ export function getAll(handle: QueueHandle, n: number): unknown[] {
 
 /**
  * Does what a producer does up to the middle of a `put` and stops there:
- * (for a JoinableQueue, counts the put), claims the slot at TAIL, records
- * itself as the claimer, writes half a number message — or, with
- * `written`, all of it and its length, stopping just before the publish —
- * then signals `ready[0] = 1` and blocks forever, so that the test can kill
- * it with the slot claimed and unpublished. Works on a queue that has not
- * wrapped.
+ * (for a JoinableQueue, counts the put), names itself in the slot at TAIL,
+ * claims it, writes half a number message — or, with `stage` "written", all
+ * of it and its length, stopping just before the publish; with "named", it
+ * stops after naming itself, before the claim — then signals `ready[0] = 1`
+ * and blocks forever, so that the test can kill it there. Follows
+ * `Queue.#claimWrite` step by step. Works on a queue that has not wrapped.
  */
-export function claimAndHang(queue: Queue, ready: Int32Array, written = false): never {
+export function claimAndHang(
+  queue: Queue,
+  ready: Int32Array,
+  stage: "claimed" | "written" | "named" = "claimed",
+): never {
   const handle = queue.handle; // WorkerProcess revives queues in args
   const memory = attachMemory(handle.memory);
   const cells = slotCells(readParam(memory, 1));
   if (handle.kind === "JoinableQueue") memory.add(UNFINISHED, 1);
   const tail = memory.load(TAIL);
   const slot = SLOTS + tail * cells;
-  if (memory.load(slot) !== tail || memory.compareExchange(TAIL, tail, tail + 1) !== tail) {
+  if (
+    memory.load(slot) !== tail ||
+    memory.compareExchange(slot + SLOT_CLAIMER, 0, claimedBy(currentOwnerId())) !== 0 ||
+    (stage !== "named" && memory.compareExchange(TAIL, tail, tail + 1) !== tail)
+  ) {
     throw new Error("claimAndHang: the queue changed under the test");
   }
-  memory.store(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()));
-  memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
-  if (written) {
+  if (stage !== "named") memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
+  if (stage === "written") {
     memory.store(slot + SLOT_HEADER_CELLS + 1, 0);
     memory.store(slot + SLOT_LENGTH, 8);
   }
