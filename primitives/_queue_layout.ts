@@ -19,7 +19,7 @@
  * | 65   | JOIN_BELL      | JoinableQueue: rung each time UNFINISHED reaches 0          |
  * | 80.. | slots          | `capacity` slots, each a whole number of cache lines        |
  *
- * A slot is `[stamp, length, claimer, 0, payload...]`, padded to a
+ * A slot is `[stamp, length, claimer, counted, payload...]`, padded to a
  * multiple of 16 cells so that two slots never share a cache line (a
  * producer filling one slot does not disturb a consumer reading its
  * neighbour); the payload starts 16 bytes in, 8-byte aligned like the slot,
@@ -47,7 +47,8 @@ import { LayoutError } from "./errors.ts";
 
 /**
  * Layout version of both kinds (2: the claimer has its own slot cell; 3:
- * producers name themselves in it before they claim the slot).
+ * producers name themselves in it before they claim the slot, and a
+ * JoinableQueue counts a put between its claim and its publication).
  */
 export const QUEUE_VERSION = 3;
 export const TAIL = 16;
@@ -60,12 +61,18 @@ export const NOT_FULL_BELL = 52;
 export const UNFINISHED = 64;
 export const JOIN_BELL = 65;
 export const SLOTS = 80;
-/** Stamp, length, claimer, a reserved cell (keeps the payload 8-byte aligned). */
+/** Stamp, length, claimer, counted (also keeps the payload 8-byte aligned). */
 export const SLOT_HEADER_CELLS = 4;
 /** The slot cell holding the payload's length in bytes (or {@linkcode TOMBSTONE}). */
 export const SLOT_LENGTH = 1;
 /** The slot cell holding `CLAIMED - owner` while claimed (0 otherwise). */
 export const SLOT_CLAIMER = 2;
+/**
+ * JoinableQueue: 1 while the slot's put is counted in UNFINISHED and not
+ * yet taken (0 otherwise), so that a recovered put is uncounted only if it
+ * was counted.
+ */
+export const SLOT_COUNTED = 3;
 /** Length stored for a slot that carries no item (a put that lost to close). */
 export const TOMBSTONE = -1;
 /** Claimer cells at or below this hold `CLAIMED - owner`: claimed by that owner. */

@@ -7,10 +7,14 @@
  *
  * Invariants and why they hold:
  * - The count is driven by `put` (Python's behaviour): a put increments
- *   UNFINISHED *before* it claims a slot, and takes the increment back if it
- *   fails (full, closed, timeout, encoding error). So a consumer that got an
- *   item and calls `taskDone()` always finds a count that includes it: the
- *   count never goes negative, and `taskDone()` too many times is detected.
+ *   UNFINISHED after it has claimed its slot and before it publishes it
+ *   (`Queue.countsPuts`), and marks the slot as counted. So a consumer that
+ *   got an item and calls `taskDone()` always finds a count that includes
+ *   it (the count never goes negative, and `taskDone()` too many times is
+ *   detected), and a put that fails (full, closed, timeout, encoding error)
+ *   or is still waiting for room was never counted. A put whose producer
+ *   died before publishing is uncounted by the consumer that recovers its
+ *   slot, if the slot is marked.
  * - `taskDone()` decrements with a compare-exchange loop that refuses to go
  *   below zero ({@linkcode TaskDoneError}, count unchanged). Whoever moves
  *   the count to 0 (a `taskDone` or a put's roll-back) increments JOIN_BELL
@@ -149,15 +153,11 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     return this.memory.load(UNFINISHED);
   }
 
-  #begin(): void {
-    this.memory.add(UNFINISHED, 1);
-  }
-
   #undo(): void {
     if (this.memory.add(UNFINISHED, -1) === 1) this.#ringJoiners();
   }
 
-  /** @internal A put whose producer died before publishing: it will never be taken. */
+  /** @internal A counted put whose producer died before publishing: it will never be taken. */
   protected override abandonedPut(): void {
     this.#undo();
   }
@@ -168,79 +168,9 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     m.notify(JOIN_BELL);
   }
 
-  /**
-   * {@linkcode Queue.put}, counting one more unfinished task (not counted
-   * if the put fails).
-   *
-   * @param value The item.
-   * @param options `timeout` in ms.
-   *
-   * @example
-   * ```ts
-   * import { JoinableQueue } from "@concur/shm";
-   *
-   * const queue = new JoinableQueue(4);
-   * queue.put("a");
-   * console.log(queue.unfinishedTasks); // 1
-   * ```
-   */
-  override put(value: T, options?: WaitOptions): void {
-    this.#begin();
-    try {
-      super.put(value, options);
-    } catch (err) {
-      this.#undo();
-      throw err;
-    }
-  }
-
-  /**
-   * {@linkcode Queue.putNowait}, counting one more unfinished task.
-   *
-   * @param value The item.
-   *
-   * @example
-   * ```ts
-   * import { JoinableQueue } from "@concur/shm";
-   *
-   * const queue = new JoinableQueue(1);
-   * queue.putNowait("a");
-   * console.log(queue.unfinishedTasks); // 1
-   * ```
-   */
-  override putNowait(value: T): void {
-    this.#begin();
-    try {
-      super.putNowait(value);
-    } catch (err) {
-      this.#undo();
-      throw err;
-    }
-  }
-
-  /**
-   * {@linkcode Queue.putAsync}, counting one more unfinished task.
-   *
-   * @param value The item.
-   * @param options `timeout` in ms and an abort `signal`.
-   *
-   * @example
-   * ```ts
-   * import { JoinableQueue } from "@concur/shm";
-   *
-   * const queue = new JoinableQueue(1);
-   * await queue.putAsync("a");
-   * console.log(queue.unfinishedTasks); // 1
-   * ```
-   */
-  override async putAsync(value: T, options?: AsyncWaitOptions): Promise<void> {
-    this.#begin();
-    try {
-      await super.putAsync(value, options);
-    } catch (err) {
-      this.#undo();
-      throw err;
-    }
+  /** @internal Every put is counted as an unfinished task. */
+  protected override countsPuts(): boolean {
+    return true;
   }
 
   /**

@@ -105,12 +105,14 @@ import {
   NOT_FULL_BELL,
   PUT_SLEEPERS,
   SLOT_CLAIMER,
+  SLOT_COUNTED,
   SLOT_HEADER_CELLS,
   SLOT_LENGTH,
   slotCells,
   SLOTS,
   TAIL,
   TOMBSTONE,
+  UNFINISHED,
 } from "./_queue_layout.ts";
 import {
   type CreateOptions,
@@ -277,6 +279,8 @@ export class Queue<T = unknown> {
   readonly #batch: (<R>(fn: () => R) => R) | undefined;
   /** Whether spinning on loads before sleeping pays (not when each load is a syscall). */
   readonly #spin: boolean;
+  /** Whether puts are counted in UNFINISHED (a JoinableQueue). */
+  readonly #counting: boolean;
 
   /**
    * Creates an empty queue.
@@ -322,6 +326,7 @@ export class Queue<T = unknown> {
     this.#lapMask = ~this.#indexMask;
     this.#batch = memory.batch?.bind(memory) as (<R>(fn: () => R) => R) | undefined;
     this.#spin = memory.spinWorthwhile !== false;
+    this.#counting = this.countsPuts();
   }
 
   /**
@@ -330,6 +335,15 @@ export class Queue<T = unknown> {
    */
   protected kindName(): KindName {
     return "Queue";
+  }
+  /**
+   * @internal Whether each put is counted as an unfinished task (see
+   * `JoinableQueue`): counted between the claim of its slot and its
+   * publication, so a consumer that takes the item always finds it counted,
+   * and a put that fails was never counted.
+   */
+  protected countsPuts(): boolean {
+    return false;
   }
 
   /** @internal The memory (for subclasses that add cells of their own). */
@@ -585,12 +599,16 @@ export class Queue<T = unknown> {
     // (The claimer cell is cleared first, so that the next lap's claim never
     // shows this dead owner; the compare-exchange publishes the clearing.)
     m.storePlain(slot + SLOT_CLAIMER, 0);
+    // Whether the dead put was counted is read (and cleared) before the
+    // slot goes to the next lap, whose put may mark it again.
+    const counted = m.loadPlain(slot + SLOT_COUNTED) !== 0;
+    if (counted) m.storePlain(slot + SLOT_COUNTED, 0);
     if (m.compareExchange(slot, head, (head + this.#oneLap) | 0) !== head) return slot;
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
       m.notify(NOT_FULL_BELL, 1);
     }
-    this.abandonedPut();
+    if (counted) this.abandonedPut();
     return RECOVERED;
   }
 
@@ -623,6 +641,7 @@ export class Queue<T = unknown> {
     const m = this.#memory;
     // The next lap's claim starts from a claimer cell that names nobody.
     m.storePlain(slot + SLOT_CLAIMER, 0);
+    if (this.#counting) m.storePlain(slot + SLOT_COUNTED, 0);
     m.store(slot, (stamp + this.#oneLap) | 0);
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
@@ -674,6 +693,12 @@ export class Queue<T = unknown> {
       m.store(slot + SLOT_LENGTH, TOMBSTONE);
       this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
+    }
+    if (this.#counting) {
+      // Counted, then marked (a producer killed in between leaves the count
+      // one too high, never too low: join waits rather than lies).
+      m.add(UNFINISHED, 1);
+      m.storePlain(slot + SLOT_COUNTED, 1);
     }
     if (bytes === undefined) {
       f64[0] = value as number;

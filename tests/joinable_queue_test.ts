@@ -65,6 +65,33 @@ Deno.test("JoinableQueue: failed puts are not counted", async () => {
   assert.equal(q.join({ timeout: 0 }), true);
 });
 
+Deno.test("JoinableQueue: a put still waiting for room is not counted yet", async () => {
+  const q = new JoinableQueue<number>(1, { codec: "number" });
+  q.put(1);
+  const waiting = q.putAsync(2, { timeout: 200 });
+  // Python counts a put once the item is in the queue: 1, not 2.
+  assert.equal(q.unfinishedTasks, 1);
+  q.taskDone();
+  assert.throws(() => q.taskDone(), TaskDoneError, "a waiting put cannot be marked done");
+  assert.equal(q.unfinishedTasks, 0);
+  await assert.rejects(waiting, QueueFullError);
+  assert.equal(q.unfinishedTasks, 0, "the failed put left no trace");
+  assert.equal(q.get(), 1);
+  q.put(3);
+  assert.equal(q.unfinishedTasks, 1);
+  assert.equal(q.join({ timeout: 20 }), false, "join waits for 3");
+  // A put that waited and then got in is counted once, when it got in.
+  const late = q.putAsync(4, { timeout: 5_000 });
+  assert.equal(q.unfinishedTasks, 1);
+  assert.equal(q.get(), 3);
+  await late;
+  assert.equal(q.unfinishedTasks, 2);
+  assert.equal(q.get(), 4);
+  q.taskDone();
+  q.taskDone();
+  assert.equal(q.join({ timeout: 0 }), true);
+});
+
 Deno.test("JoinableQueue: join timeouts (JQ-5: the port adds one) and AbortSignal", async () => {
   const q = new JoinableQueue(2);
   q.put(1);

@@ -4,6 +4,7 @@ import { QueueClosedError } from "../../primitives/errors.ts";
 import {
   claimedBy,
   SLOT_CLAIMER,
+  SLOT_COUNTED,
   SLOT_HEADER_CELLS,
   SLOT_LENGTH,
   slotCells,
@@ -147,8 +148,8 @@ export function getAll(handle: QueueHandle, n: number): unknown[] {
 
 /**
  * Does what a producer does up to the middle of a `put` and stops there:
- * (for a JoinableQueue, counts the put), names itself in the slot at TAIL,
- * claims it, writes half a number message — or, with `stage` "written", all
+ * names itself in the slot at TAIL, claims it (for a JoinableQueue, counts
+ * the put and marks the slot counted), writes half a number message — or, with `stage` "written", all
  * of it and its length, stopping just before the publish; with "named", it
  * stops after naming itself, before the claim — then signals `ready[0] = 1`
  * and blocks forever, so that the test can kill it there. Follows
@@ -162,7 +163,6 @@ export function claimAndHang(
   const handle = queue.handle; // WorkerProcess revives queues in args
   const memory = attachMemory(handle.memory);
   const cells = slotCells(readParam(memory, 1));
-  if (handle.kind === "JoinableQueue") memory.add(UNFINISHED, 1);
   const tail = memory.load(TAIL);
   const slot = SLOTS + tail * cells;
   if (
@@ -171,6 +171,10 @@ export function claimAndHang(
     (stage !== "named" && memory.compareExchange(TAIL, tail, tail + 1) !== tail)
   ) {
     throw new Error("claimAndHang: the queue changed under the test");
+  }
+  if (stage !== "named" && handle.kind === "JoinableQueue") {
+    memory.add(UNFINISHED, 1); // counted between the claim and the publish
+    memory.store(slot + SLOT_COUNTED, 1);
   }
   if (stage !== "named") memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
   if (stage === "written") {
