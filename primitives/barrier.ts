@@ -103,8 +103,9 @@ export type BarrierHandle = PrimitiveHandle<"Barrier">;
 export interface BarrierLocalOptions {
   /**
    * Runs once per generation, in the last party to arrive, before any party
-   * is released. If it throws, the barrier breaks: the last arriver gets the
-   * error, every other party a `BrokenBarrierError`.
+   * is released, if that party's instance was given one (give the same
+   * action to every instance). If it throws, the barrier breaks: the last
+   * arriver gets the error, every other party a `BrokenBarrierError`.
    */
   action?: () => void;
 }
@@ -190,7 +191,10 @@ export class Barrier {
 
   /**
    * Revives a barrier from its handle. The action is local code, so it is
-   * given here (typically the same one in every thread, or only in one).
+   * given here: give the same one to every instance. It runs in whichever
+   * party arrives last, and an instance revived without it runs none (so a
+   * generation whose last party has no action runs no action, unlike
+   * Python's, which always runs it).
    *
    * @example
    * ```ts
