@@ -271,3 +271,54 @@ Deno.test({
     assert.ok(ms >= 29 && ms < 1000, `worker's default timeout took ${ms} ms`);
   },
 });
+
+Deno.test({
+  name:
+    "Barrier: the action runs once per generation even when the last party's instance has none (it is handed to a waiting party that has it)",
+  timeout: 60_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const count = 30;
+    let runs = 0;
+    let passedEarly = 0;
+    const barrier = new Barrier(3, {
+      action: () => {
+        runs++;
+      },
+    });
+    // Two workers revive it without the action; this thread arrives first in
+    // round 0 (the workers are still starting), so a worker is last there.
+    const workers = [0, 1].map(() =>
+      group.run<number[]>(TASKS, "roundsWithoutAction", barrier.handle, count)
+    );
+    const mine: number[] = [];
+    for (let round = 0; round < count; round++) {
+      const index = await barrier.waitAsync({ timeout: 20_000 });
+      if (runs !== round + 1) passedEarly++;
+      mine.push(index);
+    }
+    const [a, b] = await Promise.all(workers);
+    assert.equal(runs, count, "one action per generation");
+    assert.equal(passedEarly, 0, "nobody passed before the action ran");
+    for (let round = 0; round < count; round++) {
+      assert.deepEqual([mine[round], a[round], b[round]].sort(), [0, 1, 2], `round ${round}`);
+    }
+    assert.ok(mine.includes(0), "this thread was not always last: the action was handed over");
+  },
+});
+
+Deno.test("Barrier: more threads than parties while the action is handed over wait for the next generation", async () => {
+  let runs = 0;
+  const withAction = new Barrier(2, { action: () => runs++ });
+  const without = Barrier.from(withAction.handle);
+  // Round 1: withAction arrives first, `without` last: the action is handed over.
+  const first = withAction.waitAsync({ timeout: 5_000 });
+  const second = without.waitAsync({ timeout: 5_000 });
+  // A third arrival (round 2's first party) while round 1 may still be pending.
+  const third = without.waitAsync({ timeout: 5_000 });
+  const fourth = withAction.waitAsync({ timeout: 5_000 });
+  const indices = await Promise.all([first, second, third, fourth]);
+  assert.equal(runs, 2);
+  assert.deepEqual(indices.slice(0, 2).sort(), [0, 1]);
+  assert.deepEqual(indices.slice(2).sort(), [0, 1]);
+});

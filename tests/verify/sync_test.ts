@@ -13,6 +13,7 @@ import {
   recursiveMutexScenario,
 } from "./scenarios/mutex_scenarios.ts";
 import {
+  barrierActionScenario,
   barrierScenario,
   barrierTimeoutScenario,
   conditionScenario,
@@ -35,6 +36,7 @@ const scenarios = [
   eventScenario,
   conditionScenario(2, 1),
   barrierScenario(3, 2),
+  barrierActionScenario(3, 2),
   sharedValueScenario(3, 2),
   conditionTimeoutScenario(1),
   barrierTimeoutScenario(3),
