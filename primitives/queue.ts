@@ -75,8 +75,9 @@
  * worker dead just before stopping it; processes are dead for good). A
  * consumer that dies between claiming and releasing a slot stops producers
  * one lap later (not recovered). JoinableQueue's unfinished count is
- * decremented for each recovered put; a producer killed between counting
- * its put and claiming a slot leaves the count one too high.
+ * decremented for each recovered put that was counted (the slot's counted
+ * mark); a producer killed between counting its put and marking the slot
+ * (one store) leaves the count one too high.
  *
  * @module
  */
