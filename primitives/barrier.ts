@@ -323,8 +323,12 @@ export class Barrier {
       if (arrived !== undefined) break;
       // The previous generation still waits for its action: enter after it.
       const gen = memory.load(GEN);
+      if ((gen & PENDING) === 0) continue;
       const remaining = deadline.remaining();
-      if (remaining === 0) this.#breakPending(gen);
+      if (remaining === 0) {
+        this.#breakPending(gen);
+        continue; // (the generation ended meanwhile: enter the next one)
+      }
       memory.wait(GEN, gen, remaining);
     }
     const [generation, index] = arrived;
@@ -374,8 +378,12 @@ export class Barrier {
       arrived = this.#arrive();
       if (arrived !== undefined) break;
       const gen = memory.load(GEN);
+      if ((gen & PENDING) === 0) continue;
       const remaining = deadline.remaining();
-      if (remaining === 0) this.#breakPending(gen);
+      if (remaining === 0) {
+        this.#breakPending(gen);
+        continue;
+      }
       await memory.waitAsync(GEN, gen, remaining, signal);
     }
     const [generation, index] = arrived;
@@ -504,16 +512,22 @@ export class Barrier {
 
   /**
    * A party that could not enter while the generation `gen` waited for its
-   * action timed out: breaks that generation if it is still waiting (a
-   * timeout breaks the barrier, as for a party that entered) and throws.
+   * action timed out: if that generation still waits, breaks it (a timeout
+   * breaks the barrier, as for a party that entered) and throws; if it
+   * ended meanwhile, returns (the caller enters the next one).
    */
-  #breakPending(gen: number): never {
+  #breakPending(gen: number): void {
+    let broke = false;
     this.#locked(() => {
-      if (this.#memory.load(GEN) === gen) this.#break();
+      if (this.#memory.load(GEN) !== gen) return;
+      this.#break();
+      broke = true;
     });
-    throw new BrokenBarrierError(
-      "Cannot pass barrier: a wait timed out or was aborted, the barrier is now broken",
-    );
+    if (broke) {
+      throw new BrokenBarrierError(
+        "Cannot pass barrier: a wait timed out or was aborted, the barrier is now broken",
+      );
+    }
   }
 
   /**

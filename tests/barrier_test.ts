@@ -322,3 +322,47 @@ Deno.test("Barrier: more threads than parties while the action is handed over wa
   assert.deepEqual(indices.slice(0, 2).sort(), [0, 1]);
   assert.deepEqual(indices.slice(2).sort(), [0, 1]);
 });
+
+Deno.test({
+  name: "Barrier: a timeout while the action waits for its holder breaks the barrier for everyone",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    let runs = 0;
+    const barrier = new Barrier(2, { action: () => runs++ });
+    const ready = new Int32Array(new SharedArrayBuffer(4));
+    // This thread (the only instance with the action) arrives first...
+    const mine = barrier.waitAsync({ timeout: 10_000 });
+    await until(() => barrier.nWaiting === 1, "this thread arrived");
+    // ...then two workers without it: one completes the generation, which
+    // waits for this thread to run the action; the other cannot enter (or
+    // is the last party itself) and times out.
+    const long = group.run<[number | string, number]>(
+      TASKS,
+      "waitAndReport",
+      barrier.handle,
+      ready,
+      10_000,
+    );
+    const short = group.run<[number | string, number]>(
+      TASKS,
+      "waitAndReport",
+      barrier.handle,
+      ready,
+      100,
+    );
+    // Keep this thread busy (it cannot run the action) until the timeout broke the barrier.
+    const start = performance.now();
+    while (!barrier.broken && performance.now() - start < 5_000) {
+      // busy: the event loop does not run
+    }
+    assert.equal(barrier.broken, true, "the timeout broke the barrier");
+    await assert.rejects(mine, BrokenBarrierError);
+    const [longResult, shortResult] = await Promise.all([long, short]);
+    assert.equal(longResult[0], "BrokenBarrierError");
+    assert.equal(shortResult[0], "BrokenBarrierError");
+    assert.equal(runs, 0, "a broken generation runs no action");
+    barrier.reset();
+    assert.equal(barrier.broken, false);
+  },
+});
