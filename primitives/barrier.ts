@@ -323,12 +323,8 @@ export class Barrier {
       if (arrived !== undefined) break;
       // The previous generation still waits for its action: enter after it.
       const gen = memory.load(GEN);
-      if ((gen & PENDING) === 0) continue;
       const remaining = deadline.remaining();
-      if (remaining === 0) {
-        this.#breakPending(gen);
-        continue; // (the generation ended meanwhile: enter the next one)
-      }
+      if (remaining === 0) this.#breakPending(gen);
       memory.wait(GEN, gen, remaining);
     }
     const [generation, index] = arrived;
@@ -378,12 +374,8 @@ export class Barrier {
       arrived = this.#arrive();
       if (arrived !== undefined) break;
       const gen = memory.load(GEN);
-      if ((gen & PENDING) === 0) continue;
       const remaining = deadline.remaining();
-      if (remaining === 0) {
-        this.#breakPending(gen);
-        continue;
-      }
+      if (remaining === 0) this.#breakPending(gen);
       await memory.waitAsync(GEN, gen, remaining, signal);
     }
     const [generation, index] = arrived;
@@ -512,22 +504,16 @@ export class Barrier {
 
   /**
    * A party that could not enter while the generation `gen` waited for its
-   * action timed out: if that generation still waits, breaks it (a timeout
-   * breaks the barrier, as for a party that entered) and throws; if it
-   * ended meanwhile, returns (the caller enters the next one).
+   * action timed out: breaks that generation if it is still waiting (a
+   * timeout breaks the barrier, as for a party that entered) and throws.
    */
-  #breakPending(gen: number): void {
-    let broke = false;
+  #breakPending(gen: number): never {
     this.#locked(() => {
-      if (this.#memory.load(GEN) !== gen) return;
-      this.#break();
-      broke = true;
+      if (this.#memory.load(GEN) === gen) this.#break();
     });
-    if (broke) {
-      throw new BrokenBarrierError(
-        "Cannot pass barrier: a wait timed out or was aborted, the barrier is now broken",
-      );
-    }
+    throw new BrokenBarrierError(
+      "Cannot pass barrier: a wait timed out or was aborted, the barrier is now broken",
+    );
   }
 
   /**
