@@ -32,19 +32,10 @@
  * - A timed-out (or aborted) waiter takes the lock; if its generation is
  *   still current it breaks it for everyone, otherwise the generation ended
  *   in the meantime and it reports that outcome instead.
- * - `GEN` counts in steps of 2; its low bit (PENDING) is set while a
- *   generation whose parties have all arrived waits for its action. The
- *   action is local code, so an instance may have none: the last arriver
- *   runs its own action if it has one; if not, and a waiting party of this
- *   generation has one (ACTION_HOLDERS counts them on arrival), it sets
- *   PENDING (a change of `GEN`, so no sleeper misses it) and waits like the
- *   others, and the first such party to take `LOCK` and find PENDING runs
- *   the action and ends the generation. So the action runs exactly once per
- *   generation if any party of it has one (Python runs it in one of the
- *   threads, not necessarily the last).
- * - The action runs with `LOCK` held, before any party is released.
- *   `abort()`, `reset()` and the getters work from inside the action (they
- *   see that the calling thread holds `LOCK`).
+ * - The action runs in the last arriver with `LOCK` held, before any party
+ *   is released, so it runs exactly once per generation. `abort()`,
+ *   `reset()` and the getters work from inside the action (they see that
+ *   the calling thread holds `LOCK`).
  *
  * @module
  */
@@ -70,16 +61,13 @@ import {
 import { currentOwnerId } from "./_owner.ts";
 import { BrokenBarrierError, LayoutError } from "./errors.ts";
 
-const VERSION = 2;
+const VERSION = 1;
 const LOCK = HEADER_CELLS;
 const COUNT = HEADER_CELLS + 1;
 const GEN = HEADER_CELLS + 2;
 const BROKEN = HEADER_CELLS + 3;
 const OUTCOME = HEADER_CELLS + 4;
-const ACTION_HOLDERS = HEADER_CELLS + 5;
-const BYTE_LENGTH = HEADER_BYTES + 6 * 4;
-/** GEN's low bit: all parties arrived, the action waits for a party that has it. */
-const PENDING = 1;
+const BYTE_LENGTH = HEADER_BYTES + 5 * 4;
 const NO_TIMEOUT = -1;
 const MAX_PARTIES = 0x3fffffff;
 
@@ -114,11 +102,10 @@ export type BarrierHandle = PrimitiveHandle<"Barrier">;
  */
 export interface BarrierLocalOptions {
   /**
-   * Runs once per generation, before any party is released: in the last
-   * party to arrive, or, if that party's instance has none, in a waiting
-   * party whose instance has one. If it throws, the barrier breaks: the
-   * party that ran it gets the error, every other party a
-   * `BrokenBarrierError`.
+   * Runs once per generation, in the last party to arrive, before any party
+   * is released, if that party's instance was given one (give the same
+   * action to every instance). If it throws, the barrier breaks: the last
+   * arriver gets the error, every other party a `BrokenBarrierError`.
    */
   action?: () => void;
 }
@@ -204,9 +191,10 @@ export class Barrier {
 
   /**
    * Revives a barrier from its handle. The action is local code, so it is
-   * given here. Each generation runs one action, once, if any of its parties'
-   * instances has one: the last party's own, or else that of a waiting party
-   * that has one (give the same action to every instance that has one).
+   * given here: give the same one to every instance. It runs in whichever
+   * party arrives last, and an instance revived without it runs none (so a
+   * generation whose last party has no action runs no action, unlike
+   * Python's, which always runs it).
    *
    * @example
    * ```ts
@@ -311,37 +299,22 @@ export class Barrier {
    * @returns This party's index: `0` for the first arriver, `parties - 1` for the last.
    * @throws {BrokenBarrierError} If the barrier is or becomes broken, or the
    * timeout expires (which breaks it for everyone).
-   * @throws What the action threw, in the party that ran it (the barrier is then broken).
+   * @throws What the action threw, in the last arriver (the barrier is then broken).
    */
   wait(options?: WaitOptions): number {
     const memory = this.#memory;
     const deadline = new Deadline(options?.timeout ?? this.#timeout);
-    let arrived: [number, number] | undefined;
+    acquireLock(memory, LOCK, currentOwnerId(), Infinity);
+    const [generation, index] = this.#arrive();
+    if (index === this.#parties - 1) return index;
     for (;;) {
-      acquireLock(memory, LOCK, currentOwnerId(), Infinity);
-      arrived = this.#arrive();
-      if (arrived !== undefined) break;
-      // The previous generation still waits for its action: enter after it.
-      const gen = memory.load(GEN);
-      const remaining = deadline.remaining();
-      if (remaining === 0) this.#breakPending(gen);
-      memory.wait(GEN, gen, remaining);
-    }
-    const [generation, index] = arrived;
-    for (;;) {
-      const gen = memory.load(GEN);
-      if ((gen & ~PENDING) !== generation) return this.#outcome(generation, index);
-      if (gen !== generation && this.#action !== undefined) {
-        acquireLock(memory, LOCK, currentOwnerId(), Infinity);
-        if (this.#runPending(generation)) return index;
-        continue;
-      }
+      if (memory.load(GEN) !== generation) return this.#outcome(generation, index);
       const remaining = deadline.remaining();
       if (remaining === 0) {
         acquireLock(memory, LOCK, currentOwnerId(), Infinity);
         return this.#giveUp(generation, index);
       }
-      memory.wait(GEN, gen, remaining);
+      memory.wait(GEN, generation, remaining);
     }
   }
 
@@ -368,30 +341,16 @@ export class Barrier {
     signal?.throwIfAborted();
     const memory = this.#memory;
     const deadline = new Deadline(options?.timeout ?? this.#timeout);
-    let arrived: [number, number] | undefined;
+    await acquireLockAsync(memory, LOCK, currentOwnerId(), Infinity, undefined);
+    const [generation, index] = this.#arrive();
+    if (index === this.#parties - 1) return index;
     for (;;) {
-      await acquireLockAsync(memory, LOCK, currentOwnerId(), Infinity, undefined);
-      arrived = this.#arrive();
-      if (arrived !== undefined) break;
-      const gen = memory.load(GEN);
-      const remaining = deadline.remaining();
-      if (remaining === 0) this.#breakPending(gen);
-      await memory.waitAsync(GEN, gen, remaining, signal);
-    }
-    const [generation, index] = arrived;
-    for (;;) {
-      const gen = memory.load(GEN);
-      if ((gen & ~PENDING) !== generation) return this.#outcome(generation, index);
-      if (gen !== generation && this.#action !== undefined) {
-        await acquireLockAsync(memory, LOCK, currentOwnerId(), Infinity, undefined);
-        if (this.#runPending(generation)) return index;
-        continue;
-      }
+      if (memory.load(GEN) !== generation) return this.#outcome(generation, index);
       const remaining = deadline.remaining();
       let aborted: { reason: unknown } | undefined;
       if (remaining > 0) {
         try {
-          await memory.waitAsync(GEN, gen, remaining, signal);
+          await memory.waitAsync(GEN, generation, remaining, signal);
           continue;
         } catch (reason) {
           aborted = { reason };
@@ -464,12 +423,9 @@ export class Barrier {
 
   /**
    * With LOCK held: registers one party and releases LOCK. The last party
-   * ends the generation here (or sets PENDING for a party that has the
-   * action). Returns [generation, index], the generation's outcome then read
-   * from GEN and OUTCOME like every party's; or undefined (LOCK released)
-   * if the current generation is full and waits for its action.
+   * ends the generation here. Returns [generation, index].
    */
-  #arrive(): [number, number] | undefined {
+  #arrive(): [number, number] {
     const memory = this.#memory;
     let locked = true;
     try {
@@ -477,86 +433,30 @@ export class Barrier {
         throw new BrokenBarrierError("Cannot wait on barrier: it is broken");
       }
       const generation = memory.load(GEN);
-      if ((generation & PENDING) !== 0) return undefined; // full, its action pending
       const index = memory.load(COUNT);
-      const holders = memory.load(ACTION_HOLDERS) + (this.#action !== undefined ? 1 : 0);
       if (index < this.#parties - 1) {
         memory.store(COUNT, index + 1);
-        memory.store(ACTION_HOLDERS, holders);
         return [generation, index];
       }
-      if (this.#action === undefined && holders > 0) {
-        // The action is in a waiting party's instance: hand it over.
-        memory.store(COUNT, index + 1);
-        memory.store(GEN, generation | PENDING);
-        releaseLock(memory, LOCK);
-        locked = false;
-        memory.notify(GEN);
-        return [generation, index];
-      }
-      locked = false;
-      this.#complete(generation);
-      return [generation, index];
-    } finally {
-      if (locked) releaseLock(memory, LOCK);
-    }
-  }
-
-  /**
-   * A party that could not enter while the generation `gen` waited for its
-   * action timed out: breaks that generation if it is still waiting (a
-   * timeout breaks the barrier, as for a party that entered) and throws.
-   */
-  #breakPending(gen: number): never {
-    this.#locked(() => {
-      if (this.#memory.load(GEN) === gen) this.#break();
-    });
-    throw new BrokenBarrierError(
-      "Cannot pass barrier: a wait timed out or was aborted, the barrier is now broken",
-    );
-  }
-
-  /**
-   * With LOCK held, by a party that has the action: if `generation` waits
-   * for it (PENDING), runs it and ends the generation (true); else releases
-   * LOCK (false: another party ran it, or the generation broke).
-   */
-  #runPending(generation: number): boolean {
-    if (this.#memory.load(GEN) !== (generation | PENDING)) {
-      releaseLock(this.#memory, LOCK);
-      return false;
-    }
-    this.#complete(generation);
-    return true;
-  }
-
-  /**
-   * With LOCK held: runs this instance's action (if any) and releases every
-   * party of `generation`; releases LOCK. Throws what the action threw (the
-   * generation is then broken) or BrokenBarrierError if the action broke it.
-   */
-  #complete(generation: number): void {
-    const memory = this.#memory;
-    let locked = true;
-    try {
+      // The last party: run the action (LOCK held), then release everyone.
       try {
         this.#action?.();
       } catch (err) {
-        if ((memory.load(GEN) & ~PENDING) === generation) this.#break();
+        if (memory.load(GEN) === generation) this.#break();
         throw err;
       }
-      if ((memory.load(GEN) & ~PENDING) !== generation) {
+      if (memory.load(GEN) !== generation) {
         // The action called abort() or reset().
         throw new BrokenBarrierError("Cannot pass barrier: it was broken by its action");
       }
-      const mask = outcomeBit(generation);
+      const mask = 1 << (generation & 31);
       memory.store(OUTCOME, memory.load(OUTCOME) & ~mask);
       memory.store(COUNT, 0);
-      memory.store(ACTION_HOLDERS, 0);
-      memory.store(GEN, (generation + 2) | 0);
+      memory.store(GEN, (generation + 1) | 0);
       releaseLock(memory, LOCK);
       locked = false;
       memory.notify(GEN);
+      return [generation, index];
     } finally {
       if (locked) releaseLock(memory, LOCK);
     }
@@ -565,18 +465,17 @@ export class Barrier {
   /** With LOCK held: ends the current generation as broken; wakes its waiters. */
   #break(): void {
     const memory = this.#memory;
-    const generation = memory.load(GEN) & ~PENDING;
-    memory.store(OUTCOME, memory.load(OUTCOME) | outcomeBit(generation));
+    const generation = memory.load(GEN);
+    memory.store(OUTCOME, memory.load(OUTCOME) | (1 << (generation & 31)));
     memory.store(COUNT, 0);
-    memory.store(ACTION_HOLDERS, 0);
     memory.store(BROKEN, 1);
-    memory.store(GEN, (generation + 2) | 0);
+    memory.store(GEN, (generation + 1) | 0);
     memory.notify(GEN);
   }
 
   /** How `generation` ended, for one of its parties (LOCK not held). */
   #outcome(generation: number, index: number): number {
-    if ((this.#memory.load(OUTCOME) & outcomeBit(generation)) !== 0) {
+    if ((this.#memory.load(OUTCOME) & (1 << (generation & 31))) !== 0) {
       throw new BrokenBarrierError("Cannot pass barrier: it was broken while waiting");
     }
     return index;
@@ -589,7 +488,7 @@ export class Barrier {
   #giveUp(generation: number, index: number): number {
     const memory = this.#memory;
     try {
-      if ((memory.load(GEN) & ~PENDING) === generation) {
+      if (memory.load(GEN) === generation) {
         this.#break();
         throw new BrokenBarrierError(
           "Cannot pass barrier: a wait timed out or was aborted, the barrier is now broken",
@@ -600,9 +499,4 @@ export class Barrier {
     }
     return this.#outcome(generation, index);
   }
-}
-
-/** The bit of OUTCOME that records how `generation` (an even GEN value) ended. */
-function outcomeBit(generation: number): number {
-  return 1 << ((generation >>> 1) & 31);
 }

@@ -48,11 +48,3 @@ export function waitAndReport(
     return [(err as Error).name, performance.now() - start];
   }
 }
-
-/** Waits `count` rounds on a barrier revived without an action; returns the indices it got. */
-export function roundsWithoutAction(handle: BarrierHandle, count: number): number[] {
-  const barrier = Barrier.from(handle);
-  const indices: number[] = [];
-  for (let round = 0; round < count; round++) indices.push(barrier.wait({ timeout: 20_000 }));
-  return indices;
-}

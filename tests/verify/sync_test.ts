@@ -13,7 +13,6 @@ import {
   recursiveMutexScenario,
 } from "./scenarios/mutex_scenarios.ts";
 import {
-  barrierActionScenario,
   barrierScenario,
   barrierTimeoutScenario,
   conditionScenario,
@@ -36,7 +35,6 @@ const scenarios = [
   eventScenario,
   conditionScenario(2, 1),
   barrierScenario(3, 2),
-  barrierActionScenario(3, 2),
   sharedValueScenario(3, 2),
   conditionTimeoutScenario(1),
   barrierTimeoutScenario(3),

@@ -220,57 +220,6 @@ export function barrierScenario(parties: number, rounds: number): Scenario<Barri
   };
 }
 
-/** barrierThread's checks, on an instance with the action (counts its runs in `arrivals` cell 1). */
-export function barrierActionThread(state: BarrierState): number[] {
-  const arrivals = CheckingMemory.from(state.arrivals);
-  const barrier = Barrier.from(state.barrier, { action: () => arrivals.add(1, 1) });
-  return passRounds(barrier, arrivals, state);
-}
-
-/** barrierThread's checks, plus: the round's action ran before this party passed. */
-export function barrierNoActionThread(state: BarrierState): number[] {
-  const arrivals = CheckingMemory.from(state.arrivals);
-  return passRounds(Barrier.from(state.barrier), arrivals, state);
-}
-
-function passRounds(barrier: Barrier, arrivals: CheckingMemory, state: BarrierState): number[] {
-  const indices: number[] = [];
-  for (let round = 0; round < state.rounds; round++) {
-    arrivals.add(0, 1);
-    indices.push(barrier.wait());
-    if (arrivals.load(0) < state.parties * (round + 1)) {
-      throw new Error(`passed round ${round} before all arrived`);
-    }
-    // This party has not arrived for the next round: exactly this round's action ran.
-    const actions = arrivals.load(1);
-    if (actions !== round + 1) throw new Error(`passed round ${round} with ${actions} actions run`);
-  }
-  return indices;
-}
-
-/**
- * One party's instance has the action, the others' none: whoever arrives
- * last, each round's action runs exactly once, before anyone passes.
- */
-export function barrierActionScenario(parties: number, rounds: number): Scenario<BarrierState> {
-  return {
-    ...barrierScenario(parties, rounds),
-    name: `Barrier ${parties} parties x ${rounds} rounds, action in one instance`,
-    setup: () => ({
-      barrier: new Barrier(parties, { allocate }).handle,
-      arrivals: allocate(8).handle(),
-      parties,
-      rounds,
-    }),
-    threads: ["barrierActionThread", ...Array(parties - 1).fill("barrierNoActionThread")],
-    check: (state, results) => {
-      barrierScenario(parties, rounds).check!(state, results);
-      const runs = CheckingMemory.from(state.arrivals).load(1);
-      if (runs !== rounds) throw new Error(`${runs} actions for ${rounds} rounds`);
-    },
-  };
-}
-
 // ----------------------------------------------------------- SharedValue
 
 interface ValueState {
