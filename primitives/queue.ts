@@ -45,7 +45,9 @@
  * TAIL past it, so there is no instant at which a slot is claimed and
  * nameless. (A producer that finds the slot named by another waits for
  * TAIL to move; if the named producer died before claiming, TAIL cannot
- * have moved, and the waiting producer clears the name.) The consumer that
+ * have moved, and the waiting producer moves it past the slot for it: the
+ * slot becomes a claimed slot of a dead producer, recovered as below.) The
+ * consumer that
  * releases a slot clears the name before it stores the next lap's stamp. A
  * consumer that has backed off on such a
  * slot for a while (about 50 µs of spinning, then every ~8 ms) asks the
@@ -496,7 +498,13 @@ export class Queue<T = unknown> {
             ? (tail + 1) | 0
             : ((tail & this.#lapMask) + oneLap) | 0;
           const seen = m.compareExchange(TAIL, tail, next);
-          if (seen === tail) {
+          // Claimed, by us or (we were reported dead) for us by a producer
+          // that moved TAIL past our named slot (see below): the slot is
+          // still at `tail` and still names us.
+          if (
+            seen === tail ||
+            (m.load(slot) === tail && m.load(slot + SLOT_CLAIMER) === me)
+          ) {
             this.#stamp = tail;
             return slot;
           }
@@ -507,13 +515,23 @@ export class Queue<T = unknown> {
         }
         // Another producer is between naming itself and claiming (a few
         // instructions), or died there: then TAIL stays at `tail` (nobody
-        // else can move it past this slot), and its name is cleared.
+        // else can move it past this slot). Its name is left in place and
+        // TAIL moved past the slot for it, as if it had claimed it: the
+        // slot is then a claimed slot of a dead producer, which consumers
+        // recover; and if the "dead" producer still runs, it finds its slot
+        // claimed for it and fills it (its publish and a recovery are
+        // arbitrated by the stamp as usual). Clearing the name instead
+        // would race with the producer's own claim and could leave a
+        // claimed slot that names nobody.
         if (
           spins >= (this.#spin ? RECOVER_AFTER_SPINS : RECOVER_AFTER_SLEEPS) &&
           (spins & 7) === 0 && holder <= CLAIMED && m.load(TAIL) === tail &&
           isOwnerDead(CLAIMED - holder)
         ) {
-          m.compareExchange(slot + SLOT_CLAIMER, holder, 0);
+          const next = index + 1 < this.#capacity
+            ? (tail + 1) | 0
+            : ((tail & this.#lapMask) + oneLap) | 0;
+          tail = m.compareExchange(TAIL, tail, next) === tail ? next : m.load(TAIL);
           continue;
         }
         spins = this.#backoff(TAIL, tail, spins);

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { SLOT_HEADER_CELLS } from "../primitives/_queue_layout.ts";
+import {
+  claimedBy,
+  SLOT_CLAIMER,
+  SLOT_HEADER_CELLS,
+  SLOTS,
+  TAIL,
+} from "../primitives/_queue_layout.ts";
+import { currentOwnerId, setCurrentOwnerId } from "../primitives/_owner.ts";
+import { markOwnerDead, registerOwner } from "../shm/liveness.ts";
+import type { Memory } from "../shm/memory.ts";
 import { Queue, type QueueHandle } from "../primitives/queue.ts";
 import { JoinableQueue } from "../primitives/joinable_queue.ts";
 import { Mutex } from "../primitives/mutex.ts";
@@ -10,7 +19,7 @@ import {
   QueueEmptyError,
   QueueFullError,
 } from "../primitives/errors.ts";
-import type { Codec } from "../shm/codec.ts";
+import { type Codec, resolveCodec } from "../shm/codec.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
 import { WorkerProcess } from "../workers/worker_process.ts";
 
@@ -562,4 +571,87 @@ Deno.test({
       }
     }
   },
+});
+
+// A producer P reported dead while it still runs (a force-stopped worker is
+// marked dead just before it is stopped), between naming itself in slot 0
+// and claiming it; another producer R then finds slot 0 named by a dead
+// producer. Driven step by step on one thread: P is a Queue over a view of
+// the same memory that runs a hook before each operation, and so is R.
+// `mode`: "continues" - P goes on after R's put; "claims-then-stops" - P's
+// claim lands just after R decided P was dead, then P is stopped.
+function handOver(mode: "continues" | "claims-then-stops"): number[] {
+  const queue = new Queue<number>(4, { codec: "number" });
+  const raw = (queue as unknown as { memory: Memory }).memory;
+  const codec = resolveCodec("number", "structured").codec as Codec<number>;
+  const view = (hook: () => ((op: string, args: number[]) => void) | undefined) =>
+    new Proxy(raw, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (typeof value !== "function") return value;
+        return (...args: number[]) => {
+          hook()?.(key as string, args);
+          return value.apply(target, args);
+        };
+      },
+    });
+  let pHook: ((op: string, args: number[]) => void) | undefined;
+  let rHook: ((op: string, args: number[]) => void) | undefined;
+  const producerP = new Queue<number>(view(() => pHook), codec);
+  const producerR = new Queue<number>(view(() => rHook), codec);
+  const main = currentOwnerId();
+  const [p, r] = [registerOwner(), registerOwner()];
+  const nameOfP = claimedBy(p);
+  pHook = (op, args) => {
+    if (op !== "compareExchange" || args[0] !== TAIL) return;
+    pHook = undefined;
+    assert.equal(raw.load(SLOTS + SLOT_CLAIMER), nameOfP, "P named itself before claiming");
+    markOwnerDead(p);
+    if (mode === "claims-then-stops") {
+      // R's first step on P's slot after deciding P is dead: P's claim lands first.
+      rHook = (op2, args2) => {
+        if (op2 !== "compareExchange") return;
+        const onTail = args2[0] === TAIL && args2[1] === 0;
+        const onName = args2[0] === SLOTS + SLOT_CLAIMER && args2[1] === nameOfP;
+        if (!onTail && !onName) return;
+        rHook = undefined;
+        assert.equal(raw.compareExchange(TAIL, 0, 1), 0, "P claims slot 0");
+      };
+    }
+    setCurrentOwnerId(r);
+    producerR.put(2);
+    setCurrentOwnerId(p);
+    if (mode === "claims-then-stops") throw new Error("stopped");
+  };
+  setCurrentOwnerId(p);
+  try {
+    producerP.put(1);
+  } catch (err) {
+    if (!(err instanceof Error) || err.message !== "stopped") throw err;
+  } finally {
+    setCurrentOwnerId(main);
+  }
+  const delivered: number[] = [];
+  for (let i = 0; i < 10 && queue.qsize() > 0; i++) {
+    assert.notEqual(queue.stuckProducer(), -1, "a claimed slot names its claimer");
+    try {
+      delivered.push(queue.get({ timeout: 2_000 }));
+    } catch (err) {
+      if (!(err instanceof QueueEmptyError)) throw err;
+    }
+  }
+  assert.equal(queue.qsize(), 0, "nothing left stuck");
+  return delivered;
+}
+
+Deno.test("Queue: a producer reported dead between naming itself and claiming, still running, loses no item", () => {
+  assert.deepEqual(handOver("continues").sort(), [1, 2]);
+});
+
+Deno.test("Queue: a producer whose claim lands while another decides it is dead leaves no nameless slot", () => {
+  assert.deepEqual(
+    handOver("claims-then-stops"),
+    [2],
+    "the dead put's slot is skipped, the other item arrives",
+  );
 });
