@@ -68,9 +68,10 @@ export const SLOT_LENGTH = 1;
 /** The slot cell holding `CLAIMED - owner` while claimed (0 otherwise). */
 export const SLOT_CLAIMER = 2;
 /**
- * JoinableQueue: 1 while the slot's put is counted in UNFINISHED and not
- * yet taken (0 otherwise), so that a recovered put is uncounted only if it
- * was counted.
+ * JoinableQueue: the put's counted mark (its position with the top bit set)
+ * while the slot's put is counted in UNFINISHED and not yet taken (0
+ * otherwise), so that a recovered put is uncounted once, and only if it was
+ * counted (see `Queue#countPut`).
  */
 export const SLOT_COUNTED = 3;
 /** Length stored for a slot that carries no item (a put that lost to close). */

@@ -77,9 +77,10 @@
  * worker dead just before stopping it; processes are dead for good). A
  * consumer that dies between claiming and releasing a slot stops producers
  * one lap later (not recovered). JoinableQueue's unfinished count is
- * decremented for each recovered put that was counted (the slot's counted
- * mark); a producer killed between counting its put and marking the slot
- * (one store) leaves the count one too high.
+ * decremented exactly once for each recovered put that was counted (the
+ * slot's counted mark, cleared by compare-exchange; see `#countPut`); a
+ * producer killed between counting its put and marking the slot leaves the
+ * count one too high.
  *
  * @module
  */
@@ -209,6 +210,19 @@ const DRAINED: unique symbol = Symbol("drained");
 /** Claim results besides a slot cell. */
 const CLAIM_FULL = -1;
 const CLAIM_CLOSED = -2;
+/**
+ * The counted mark of the put at position `stamp` (never 0: the top bit is
+ * set; marks of laps less than 2^30 positions apart differ).
+ */
+function countedMark(stamp: number): number {
+  return stamp | 0x80000000;
+}
+
+/** Whether counted mark `a` is of an earlier position than mark `b` (31-bit serial order). */
+function lapsBefore(a: number, b: number): boolean {
+  return ((a - b) << 1) >> 1 < 0;
+}
+
 /** Results of a recovery attempt besides a slot cell. */
 const NOT_RECOVERED = -1;
 const RECOVERED = -2;
@@ -618,16 +632,17 @@ export class Queue<T = unknown> {
     // (The claimer cell is cleared first, so that the next lap's claim never
     // shows this dead owner; the compare-exchange publishes the clearing.)
     m.storePlain(slot + SLOT_CLAIMER, 0);
-    // Whether the dead put was counted is read (and cleared) before the
-    // slot goes to the next lap, whose put may mark it again.
-    const counted = m.loadPlain(slot + SLOT_COUNTED) !== 0;
-    if (counted) m.storePlain(slot + SLOT_COUNTED, 0);
     if (m.compareExchange(slot, head, (head + this.#oneLap) | 0) !== head) return slot;
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
       m.notify(NOT_FULL_BELL, 1);
     }
-    if (counted) this.abandonedPut();
+    // Uncount the dead put if it was counted and nobody uncounted it yet
+    // (see #countPut: whoever clears its mark uncounts it).
+    const mark = countedMark(head);
+    if (this.#counting && m.compareExchange(slot + SLOT_COUNTED, mark, 0) === mark) {
+      this.abandonedPut();
+    }
     return RECOVERED;
   }
 
@@ -713,12 +728,7 @@ export class Queue<T = unknown> {
       this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
     }
-    if (this.#counting) {
-      // Counted, then marked (a producer killed in between leaves the count
-      // one too high, never too low: join waits rather than lies).
-      m.add(UNFINISHED, 1);
-      m.storePlain(slot + SLOT_COUNTED, 1);
-    }
+    if (this.#counting) this.#countPut(slot, stamp);
     if (bytes === undefined) {
       f64[0] = value as number;
       m.storePlain(slot + SLOT_HEADER_CELLS, f64Cells[0]);
@@ -728,7 +738,43 @@ export class Queue<T = unknown> {
       m.writeBytes((slot + SLOT_HEADER_CELLS) * 4, bytes);
       m.storePlain(slot + SLOT_LENGTH, bytes.length);
     }
-    return this.#publish(slot, stamp) ? 1 : -1;
+    if (this.#publish(slot, stamp)) return 1;
+    // Recovered under us (we were reported dead): uncount, unless the
+    // recovering consumer or a later producer already did.
+    const mark = countedMark(stamp);
+    if (this.#counting && m.compareExchange(slot + SLOT_COUNTED, mark, 0) === mark) {
+      this.abandonedPut();
+    }
+    return -1;
+  }
+
+  /**
+   * Counts the put claimed at `stamp` as an unfinished task and marks its
+   * slot with the lap's mark. Exactly one party clears a mark, with a
+   * compare-exchange, and uncounts that put: the consumer that recovers the
+   * slot, the producer itself if its publish fails, or a later lap's
+   * producer that finds the stale mark of a put recovered before it could
+   * mark (a producer reported dead while it still ran). A producer killed
+   * between counting and marking leaves the count one too high, never too
+   * low: join waits rather than lies.
+   */
+  #countPut(slot: number, stamp: number): void {
+    const m = this.#memory;
+    const mine = countedMark(stamp);
+    m.add(UNFINISHED, 1);
+    for (;;) {
+      const seen = m.compareExchange(slot + SLOT_COUNTED, 0, mine);
+      if (seen === 0) return;
+      if (lapsBefore(seen, mine)) {
+        // An earlier lap's put, recovered before it marked: uncount it.
+        if (m.compareExchange(slot + SLOT_COUNTED, seen, 0) === seen) this.abandonedPut();
+        continue;
+      }
+      // A later lap already uses the slot: ours was recovered (our publish
+      // will fail); nobody else can uncount our unmarked count.
+      this.abandonedPut();
+      return;
+    }
   }
 
   /** One attempt: the item, or EMPTY. */

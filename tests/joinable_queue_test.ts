@@ -4,10 +4,16 @@ import { Queue } from "../primitives/queue.ts";
 import {
   LayoutError,
   QueueClosedError,
+  QueueEmptyError,
   QueueFullError,
   TaskDoneError,
 } from "../primitives/errors.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
+import { SLOT_COUNTED, SLOTS, UNFINISHED } from "../primitives/_queue_layout.ts";
+import { currentOwnerId, setCurrentOwnerId } from "../primitives/_owner.ts";
+import { markOwnerDead, registerOwner } from "../shm/liveness.ts";
+import { type Codec, resolveCodec } from "../shm/codec.ts";
+import type { Memory } from "../shm/memory.ts";
 
 const TASKS = new URL("./_tasks/joinable_queue_tasks.ts", import.meta.url);
 
@@ -165,4 +171,48 @@ Deno.test({
     assert.equal(joined, true);
     assert.ok(ms < 9_000);
   },
+});
+
+Deno.test("JoinableQueue: a put recovered under a producer reported dead while it still runs is counted once", () => {
+  const queue = new JoinableQueue<number>(4, { codec: "number" });
+  const raw = (queue as unknown as { memory: Memory }).memory;
+  let hook: ((op: string, args: number[]) => void) | undefined;
+  const view = new Proxy(raw, {
+    get(target, key) {
+      const value = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      return (...args: number[]) => {
+        hook?.(key as string, args);
+        return value.apply(target, args);
+      };
+    },
+  });
+  const producer = new JoinableQueue<number>(
+    view,
+    resolveCodec("number", "structured").codec as Codec<number>,
+  );
+  const main = currentOwnerId();
+  const id = registerOwner();
+  hook = (op, args) => {
+    if (op !== "add" || args[0] !== UNFINISHED || args[1] !== 1) return;
+    hook = undefined;
+    // The producer has claimed slot 0 and is about to count its put: it is
+    // reported dead, and a consumer recovers the slot before the count.
+    markOwnerDead(id);
+    setCurrentOwnerId(main);
+    assert.throws(() => queue.getNowait(), QueueEmptyError);
+    setCurrentOwnerId(id);
+  };
+  setCurrentOwnerId(id);
+  try {
+    producer.put(42); // its publish fails; it puts again in a fresh slot
+  } finally {
+    setCurrentOwnerId(main);
+  }
+  assert.equal(queue.qsize(), 1);
+  assert.equal(queue.unfinishedTasks, 1, "one item, counted once");
+  assert.equal(raw.load(SLOTS + SLOT_COUNTED), 0, "no stale mark left in the recovered slot");
+  assert.equal(queue.get(), 42);
+  queue.taskDone();
+  assert.equal(queue.join({ timeout: 100 }), true);
 });

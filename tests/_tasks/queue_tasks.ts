@@ -174,7 +174,7 @@ export function claimAndHang(
   }
   if (stage !== "named" && handle.kind === "JoinableQueue") {
     memory.add(UNFINISHED, 1); // counted between the claim and the publish
-    memory.store(slot + SLOT_COUNTED, 1);
+    memory.store(slot + SLOT_COUNTED, tail | 0x80000000); // the lap's counted mark
   }
   if (stage !== "named") memory.store(slot + SLOT_HEADER_CELLS, 0x7ff80000); // half a float64
   if (stage === "written") {
