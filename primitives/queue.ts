@@ -618,8 +618,13 @@ export class Queue<T = unknown> {
   #recoverAbandoned(slot: number, head: number): number {
     const m = this.#memory;
     const claimer = m.load(slot + SLOT_CLAIMER);
-    // 0 (released) does not name a claimer: wait.
-    if (claimer > CLAIMED || !isOwnerDead(CLAIMED - claimer)) return NOT_RECOVERED;
+    // A claimed slot names its claimer while the claimer may still publish
+    // it; a claimed slot whose name was given up (a producer reported dead
+    // gives its name back when it finds TAIL moved for it on a later lap)
+    // has no claimer left, like one whose claimer is dead.
+    if (claimer !== 0 && (claimer > CLAIMED || !isOwnerDead(CLAIMED - claimer))) {
+      return NOT_RECOVERED;
+    }
     const next = (head & this.#indexMask) + 1 < this.#capacity
       ? (head + 1) | 0
       : ((head & this.#lapMask) + this.#oneLap) | 0;
@@ -675,7 +680,12 @@ export class Queue<T = unknown> {
     const m = this.#memory;
     // The next lap's claim starts from a claimer cell that names nobody.
     m.storePlain(slot + SLOT_CLAIMER, 0);
-    if (this.#counting) m.storePlain(slot + SLOT_COUNTED, 0);
+    // Only this lap's mark: a stale one (a put recovered before it marked)
+    // is its producer's or a later producer's to clear and uncount.
+    if (this.#counting) {
+      const mark = countedMark(stamp);
+      m.compareExchange(slot + SLOT_COUNTED, mark, 0);
+    }
     m.store(slot, (stamp + this.#oneLap) | 0);
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
@@ -739,12 +749,16 @@ export class Queue<T = unknown> {
       m.storePlain(slot + SLOT_LENGTH, bytes.length);
     }
     if (this.#publish(slot, stamp)) return 1;
-    // Recovered under us (we were reported dead): uncount, unless the
-    // recovering consumer or a later producer already did.
+    // Recovered under us (we were reported dead, or our TAIL was stale and a
+    // consumer was recovering the slot's dead claimer): uncount, unless the
+    // recovering consumer or a later producer already did, and give our
+    // name back (the slot is free for the next lap, whose producers would
+    // otherwise wait for us).
     const mark = countedMark(stamp);
     if (this.#counting && m.compareExchange(slot + SLOT_COUNTED, mark, 0) === mark) {
       this.abandonedPut();
     }
+    m.compareExchange(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()), 0);
     return -1;
   }
 

@@ -12,8 +12,7 @@ import { timed, WorkerGroup } from "./_helpers.ts";
 import { SLOT_COUNTED, SLOTS, UNFINISHED } from "../primitives/_queue_layout.ts";
 import { currentOwnerId, setCurrentOwnerId } from "../primitives/_owner.ts";
 import { markOwnerDead, registerOwner } from "../shm/liveness.ts";
-import { type Codec, resolveCodec } from "../shm/codec.ts";
-import type { Memory } from "../shm/memory.ts";
+import { type Hook, hookedView, memoryOf, numberCodec } from "./_hooked_memory.ts";
 
 const TASKS = new URL("./_tasks/joinable_queue_tasks.ts", import.meta.url);
 
@@ -175,22 +174,9 @@ Deno.test({
 
 Deno.test("JoinableQueue: a put recovered under a producer reported dead while it still runs is counted once", () => {
   const queue = new JoinableQueue<number>(4, { codec: "number" });
-  const raw = (queue as unknown as { memory: Memory }).memory;
-  let hook: ((op: string, args: number[]) => void) | undefined;
-  const view = new Proxy(raw, {
-    get(target, key) {
-      const value = Reflect.get(target, key);
-      if (typeof value !== "function") return value;
-      return (...args: number[]) => {
-        hook?.(key as string, args);
-        return value.apply(target, args);
-      };
-    },
-  });
-  const producer = new JoinableQueue<number>(
-    view,
-    resolveCodec("number", "structured").codec as Codec<number>,
-  );
+  const raw = memoryOf(queue);
+  let hook: Hook;
+  const producer = new JoinableQueue<number>(hookedView(raw, () => hook), numberCodec);
   const main = currentOwnerId();
   const id = registerOwner();
   hook = (op, args) => {

@@ -8,7 +8,6 @@ import {
 } from "../primitives/_queue_layout.ts";
 import { currentOwnerId, setCurrentOwnerId } from "../primitives/_owner.ts";
 import { markOwnerDead, registerOwner } from "../shm/liveness.ts";
-import type { Memory } from "../shm/memory.ts";
 import { Queue, type QueueHandle } from "../primitives/queue.ts";
 import { JoinableQueue } from "../primitives/joinable_queue.ts";
 import { Mutex } from "../primitives/mutex.ts";
@@ -19,7 +18,8 @@ import {
   QueueEmptyError,
   QueueFullError,
 } from "../primitives/errors.ts";
-import { type Codec, resolveCodec } from "../shm/codec.ts";
+import type { Codec } from "../shm/codec.ts";
+import { type Hook, hookedView, memoryOf, numberCodec } from "./_hooked_memory.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
 import { WorkerProcess } from "../workers/worker_process.ts";
 
@@ -582,23 +582,11 @@ Deno.test({
 // claim lands just after R decided P was dead, then P is stopped.
 function handOver(mode: "continues" | "claims-then-stops"): number[] {
   const queue = new Queue<number>(4, { codec: "number" });
-  const raw = (queue as unknown as { memory: Memory }).memory;
-  const codec = resolveCodec("number", "structured").codec as Codec<number>;
-  const view = (hook: () => ((op: string, args: number[]) => void) | undefined) =>
-    new Proxy(raw, {
-      get(target, key) {
-        const value = Reflect.get(target, key);
-        if (typeof value !== "function") return value;
-        return (...args: number[]) => {
-          hook()?.(key as string, args);
-          return value.apply(target, args);
-        };
-      },
-    });
-  let pHook: ((op: string, args: number[]) => void) | undefined;
-  let rHook: ((op: string, args: number[]) => void) | undefined;
-  const producerP = new Queue<number>(view(() => pHook), codec);
-  const producerR = new Queue<number>(view(() => rHook), codec);
+  const raw = memoryOf(queue);
+  let pHook: Hook;
+  let rHook: Hook;
+  const producerP = new Queue<number>(hookedView(raw, () => pHook), numberCodec);
+  const producerR = new Queue<number>(hookedView(raw, () => rHook), numberCodec);
   const main = currentOwnerId();
   const [p, r] = [registerOwner(), registerOwner()];
   const nameOfP = claimedBy(p);
