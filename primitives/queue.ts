@@ -636,7 +636,11 @@ export class Queue<T = unknown> {
     // it published first, this consumer holds a normal read claim on it.
     // (The claimer cell is cleared first, so that the next lap's claim never
     // shows this dead owner; the compare-exchange publishes the clearing.)
-    m.storePlain(slot + SLOT_CLAIMER, 0);
+    // A compare-exchange from the value judged abandoned: a live producer
+    // that named the slot since (possible only when that value was 0) keeps
+    // its name, which holds the next lap's producers off until it gives it
+    // back after its publish fails.
+    m.compareExchange(slot + SLOT_CLAIMER, claimer, 0);
     if (m.compareExchange(slot, head, (head + this.#oneLap) | 0) !== head) return slot;
     if (m.load(PUT_SLEEPERS) !== 0) {
       m.add(NOT_FULL_BELL, 1);
@@ -735,7 +739,11 @@ export class Queue<T = unknown> {
     // consumer's read.
     if (m.load(CLOSED) !== 0) {
       m.store(slot + SLOT_LENGTH, TOMBSTONE);
-      this.#publish(slot, stamp); // (if recovered meanwhile, it is skipped all the same)
+      // If recovered meanwhile, the slot is skipped all the same; give our
+      // name back then, as below.
+      if (!this.#publish(slot, stamp)) {
+        m.compareExchange(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()), 0);
+      }
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
     }
     if (this.#counting) this.#countPut(slot, stamp);

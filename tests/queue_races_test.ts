@@ -188,3 +188,86 @@ Deno.test("JoinableQueue race: a stale mark in a tombstone slot is not wiped by 
   assert.equal(queue.unfinishedTasks, 0, "D's count was undone");
   assert.equal(queue.join({ timeout: 100 }), true);
 });
+
+/**
+ * Steps to the state where a live producer P holds slot 0 of a
+ * capacity-`capacity` queue whose recovery is under way: P loaded TAIL = 0
+ * and was preempted; D claimed slot 0 and died; a consumer recovering it
+ * cleared the name and was preempted before its stamp compare-exchange; P
+ * named the slot and took it for claimed. `atHold` runs when P checks
+ * CLOSED after that, with the consumer's pending stamp compare-exchange.
+ */
+function staleHolder(
+  capacity: number,
+  atHold: (raw: Memory, stampCas: number[]) => void,
+): { queue: Queue<number>; raw: Memory; run: () => void; p: number } {
+  const queue = new Queue<number>(capacity, { codec: "number" });
+  const raw = memoryOf(queue);
+  const [d, p] = [registerOwner(), registerOwner()];
+  let dHook: Hook, pHook: Hook, cHook: Hook;
+  const producerD = new Queue<number>(hookedView(raw, () => dHook), numberCodec);
+  const producerP = new Queue<number>(hookedView(raw, () => pHook), numberCodec);
+  const consumerC = new Queue<number>(hookedView(raw, () => cHook), numberCodec);
+  let steps = 0;
+  pHook = (op, args) => {
+    if (++steps !== 3 || op !== "load" || args[0] !== SLOTS) return;
+    pHook = undefined;
+    let claimed = false;
+    dHook = (op2, args2) => {
+      if (op2 === "compareExchange" && args2[0] === TAIL) claimed = true;
+      else if (claimed) throw new Error("killed");
+    };
+    as(d, () => untilStopped(() => producerD.put(100), "killed"));
+    markOwnerDead(d);
+    let stampCas: number[] = [];
+    cHook = (op2, args2) => {
+      if (op2 === "compareExchange" && args2[0] === SLOTS && args2[1] === 0) {
+        stampCas = args2;
+        throw new Error("preempted");
+      }
+    };
+    untilStopped(() => consumerC.getNowait(), "preempted");
+    cHook = undefined;
+    pHook = (op3, args3) => {
+      if (op3 !== "load" || args3[0] !== CLOSED) return;
+      pHook = undefined;
+      atHold(raw, stampCas);
+    };
+  };
+  return { queue, raw, p, run: () => as(p, () => producerP.put(1)) };
+}
+
+Deno.test("Queue race: a producer whose slot was recovered while it found the queue closed gives its name back", () => {
+  const { queue, raw, run } = staleHolder(1, (raw, [cell, expected, replacement]) => {
+    assert.equal(
+      raw.compareExchange(cell, expected, replacement),
+      0,
+      "the consumer recovers slot 0",
+    );
+    queue.close();
+  });
+  assert.throws(run, QueueClosedError);
+  assert.equal(raw.load(SLOTS + SLOT_CLAIMER), 0, "no name left in the freed slot");
+  // A producer that started its put before close() (past its early check
+  // of CLOSED, which this view answers with "open") is not held off.
+  let early = true;
+  let waits = 0;
+  const inFlight = new Queue<number>(
+    new Proxy(raw, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (typeof value !== "function") return value;
+        return (...args: number[]) => {
+          if (key === "loadPlain" && args[0] === CLOSED && early) {
+            early = false;
+            return 0;
+          }
+          if (key === "wait" && ++waits > 300) throw new Error("stuck");
+          return value.apply(target, args);
+        };
+      },
+    }),
+    numberCodec,
+  );
+  assert.throws(() => inFlight.put(7), QueueClosedError);
+});
