@@ -221,34 +221,21 @@ async function pairedWithRingbuf(
 
 for (const batch of [1, 64]) {
   const count = (batch === 1 ? 1_000_000 : 8_000_000) / (QUICK ? 2 : 1);
-  bench({
-    question: "threads: ringbuf.js workload",
-    name: "RingBuffer",
-    workload: `int32 batch=${batch}`,
-    metric: "rate",
-    op: "elem",
-    opsPerIter: count,
-    samples: QUICK ? 3 : 15,
-    fn: () =>
-      pairedWithRingbuf(
-        batch,
-        count,
-        () => transfer(batch === 1 ? "ring-batch1" : "ring-batch64", count),
-      ),
-  });
-  bench({
-    question: "threads: ringbuf.js workload",
-    name: "RingBuffer try* (busy-poll)",
-    workload: `int32 batch=${batch}`,
-    metric: "rate",
-    op: "elem",
-    opsPerIter: count,
-    samples: QUICK ? 3 : 15,
-    fn: () =>
-      pairedWithRingbuf(
-        batch,
-        count,
-        () => transfer(batch === 1 ? "ring-poll1" : "ring-poll64", count),
-      ),
-  });
+  for (
+    const [name, workerCase] of [
+      ["RingBuffer", batch === 1 ? "ring-batch1" : "ring-batch64"],
+      ["RingBuffer try* (busy-poll)", batch === 1 ? "ring-poll1" : "ring-poll64"],
+    ] as const
+  ) {
+    bench({
+      question: "threads: ringbuf.js workload",
+      name,
+      workload: `int32 batch=${batch}`,
+      metric: "rate",
+      op: "elem",
+      opsPerIter: count,
+      samples: QUICK ? 3 : 15,
+      fn: () => pairedWithRingbuf(batch, count, () => transfer(workerCase, count)),
+    });
+  }
 }

@@ -382,14 +382,8 @@ class FileState {
       record.fill(0, at + 8 + high - low, at + 8 + ((high - low + 3) & ~3));
       at += 8 + ((high - low + 3) & ~3);
       // Logged: now pending until the checkpoint writes it in place.
-      if (this.pendingHigh[block] === 0) {
-        this.pendingBlocks.push(block);
-        this.pendingLow[block] = low;
-        this.pendingHigh[block] = high;
-      } else {
-        if (low < this.pendingLow[block]) this.pendingLow[block] = low;
-        if (high > this.pendingHigh[block]) this.pendingHigh[block] = high;
-      }
+      const fresh = this.pendingHigh[block] === 0;
+      widenRange(this.pendingBlocks, this.pendingLow, this.pendingHigh, fresh, block, low, high);
       this.dirtyStamp[block] = 0;
     }
     blocks.length = 0;
@@ -490,14 +484,8 @@ class FileState {
     for (let block = start >> BLOCK_SHIFT; block <= last; block++) {
       const low = Math.max(start, block * BLOCK);
       const high = Math.min(end, (block + 1) * BLOCK);
-      if (this.dirtyStamp[block] === 0) {
-        this.dirtyBlocks.push(block);
-        this.dirtyLow[block] = low;
-        this.dirtyHigh[block] = high;
-      } else {
-        if (low < this.dirtyLow[block]) this.dirtyLow[block] = low;
-        if (high > this.dirtyHigh[block]) this.dirtyHigh[block] = high;
-      }
+      const fresh = this.dirtyStamp[block] === 0;
+      widenRange(this.dirtyBlocks, this.dirtyLow, this.dirtyHigh, fresh, block, low, high);
       this.dirtyStamp[block] = stamp;
     }
   }
@@ -592,6 +580,29 @@ function checksum(bytes: Uint8Array, offset: number, length: number): number {
 }
 
 /** Reads `length` bytes at file `position` into `target[offset..]`. */
+/**
+ * Records bytes `[low, high)` of `block` in a per-block range set: a block
+ * not yet in it (`fresh`) is listed with that range, else its range widens.
+ */
+function widenRange(
+  blocks: number[],
+  lows: Int32Array,
+  highs: Int32Array,
+  fresh: boolean,
+  block: number,
+  low: number,
+  high: number,
+): void {
+  if (fresh) {
+    blocks.push(block);
+    lows[block] = low;
+    highs[block] = high;
+    return;
+  }
+  if (low < lows[block]) lows[block] = low;
+  if (high > highs[block]) highs[block] = high;
+}
+
 function readAt(
   fd: number,
   target: Uint8Array,
