@@ -508,10 +508,7 @@ export class Queue<T = unknown> {
       if (stamp === tail) {
         const holder = m.compareExchange(slot + SLOT_CLAIMER, 0, me);
         if (holder === 0) {
-          const next = index + 1 < this.#capacity
-            ? (tail + 1) | 0
-            : ((tail & this.#lapMask) + oneLap) | 0;
-          const seen = m.compareExchange(TAIL, tail, next);
+          const seen = m.compareExchange(TAIL, tail, this.#after(tail));
           // Claimed, by us or (we were reported dead) for us by a producer
           // that moved TAIL past our named slot (see below): the slot is
           // still at `tail` and still names us.
@@ -542,9 +539,7 @@ export class Queue<T = unknown> {
           (spins & 7) === 0 && holder <= CLAIMED && m.load(TAIL) === tail &&
           isOwnerDead(CLAIMED - holder)
         ) {
-          const next = index + 1 < this.#capacity
-            ? (tail + 1) | 0
-            : ((tail & this.#lapMask) + oneLap) | 0;
+          const next = this.#after(tail);
           tail = m.compareExchange(TAIL, tail, next) === tail ? next : m.load(TAIL);
           continue;
         }
@@ -567,7 +562,6 @@ export class Queue<T = unknown> {
   /** Claims a slot to read: its first cell, or -1 if the queue is empty. */
   #claimRead(): number {
     const m = this.#memory;
-    const oneLap = this.#oneLap;
     let head = m.load(HEAD);
     let spins = 0;
     for (;;) {
@@ -575,10 +569,7 @@ export class Queue<T = unknown> {
       const slot = SLOTS + index * this.#slotCells;
       const stamp = m.load(slot);
       if (stamp === ((head + 1) | 0)) {
-        const next = index + 1 < this.#capacity
-          ? (head + 1) | 0
-          : ((head & this.#lapMask) + oneLap) | 0;
-        const seen = m.compareExchange(HEAD, head, next);
+        const seen = m.compareExchange(HEAD, head, this.#after(head));
         if (seen === head) {
           this.#stamp = head;
           return slot;
@@ -625,11 +616,8 @@ export class Queue<T = unknown> {
     if (claimer !== 0 && (claimer > CLAIMED || !isOwnerDead(CLAIMED - claimer))) {
       return NOT_RECOVERED;
     }
-    const next = (head & this.#indexMask) + 1 < this.#capacity
-      ? (head + 1) | 0
-      : ((head & this.#lapMask) + this.#oneLap) | 0;
     // One winner: the consumer that moves HEAD past the slot owns its read.
-    if (m.compareExchange(HEAD, head, next) !== head) return NOT_RECOVERED;
+    if (m.compareExchange(HEAD, head, this.#after(head)) !== head) return NOT_RECOVERED;
     this.#stamp = head;
     // Release it to the next lap unpublished. The claimer publishes with a
     // compare-exchange from `head`, so exactly one of the two succeeds: if
@@ -648,10 +636,7 @@ export class Queue<T = unknown> {
     }
     // Uncount the dead put if it was counted and nobody uncounted it yet
     // (see #countPut: whoever clears its mark uncounts it).
-    const mark = countedMark(head);
-    if (this.#counting && m.compareExchange(slot + SLOT_COUNTED, mark, 0) === mark) {
-      this.abandonedPut();
-    }
+    this.#uncountIfMarked(slot, head);
     return RECOVERED;
   }
 
@@ -741,9 +726,7 @@ export class Queue<T = unknown> {
       m.store(slot + SLOT_LENGTH, TOMBSTONE);
       // If recovered meanwhile, the slot is skipped all the same; give our
       // name back then, as below.
-      if (!this.#publish(slot, stamp)) {
-        m.compareExchange(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()), 0);
-      }
+      if (!this.#publish(slot, stamp)) this.#giveNameBack(slot);
       throw new QueueClosedError(`Cannot put: the ${this.#kind} is closed`);
     }
     if (this.#counting) this.#countPut(slot, stamp);
@@ -762,12 +745,29 @@ export class Queue<T = unknown> {
     // recovering consumer or a later producer already did, and give our
     // name back (the slot is free for the next lap, whose producers would
     // otherwise wait for us).
+    this.#uncountIfMarked(slot, stamp);
+    this.#giveNameBack(slot);
+    return -1;
+  }
+
+  /** Uncounts the put at `stamp` if its slot still carries its counted mark (clearing it). */
+  #uncountIfMarked(slot: number, stamp: number): void {
     const mark = countedMark(stamp);
-    if (this.#counting && m.compareExchange(slot + SLOT_COUNTED, mark, 0) === mark) {
+    if (this.#counting && this.#memory.compareExchange(slot + SLOT_COUNTED, mark, 0) === mark) {
       this.abandonedPut();
     }
-    m.compareExchange(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()), 0);
-    return -1;
+  }
+
+  /** Clears our name from `slot` if it is still there (a slot we no longer hold). */
+  #giveNameBack(slot: number): void {
+    this.#memory.compareExchange(slot + SLOT_CLAIMER, claimedBy(currentOwnerId()), 0);
+  }
+
+  /** The position after `position` (the next slot; past the last one, the next lap's first). */
+  #after(position: number): number {
+    return (position & this.#indexMask) + 1 < this.#capacity
+      ? (position + 1) | 0
+      : ((position & this.#lapMask) + this.#oneLap) | 0;
   }
 
   /**
