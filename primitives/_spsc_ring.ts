@@ -27,10 +27,14 @@
  *   `ceil(h / 4)` cells (it may wrap around the end of the circle);
  * - `h >>> 30 === 1`: a chunk of `h & 0x3fffffff` bytes of a longer message
  *   whose last chunk is an ordinary byte frame (used by pipes only);
- * - `h >>> 30 === 2`: `h & 0x3fffffff` int32 numbers, one per cell;
- * - `h >>> 30 === 3`: `h & 0x3fffffff` float64 numbers, two cells each.
- * A consumer that takes part of a run rewrites the rest's header in the
- * cell just before the rest.
+ * - `h >>> 30 === 2`: `h & 0x1fffffff` int32 numbers, one per cell;
+ * - `h >>> 30 === 3`: `h & 0x1fffffff` float64 numbers, two cells each.
+ * In a run's header, bit 29 says that one unused cell comes before the
+ * numbers: the producer pads a long run so that its numbers sit at the
+ * source array's alignment modulo 8 bytes, where V8 copies them into shared
+ * memory word by word (see `shm/_cell_copy.ts`). A consumer that takes part
+ * of a run rewrites the rest's header (without the bit) in the cell just
+ * before the rest.
  * A frame that claims more cells than TAIL published, or an empty run, is
  * corrupt and throws {@linkcode MessageCorruptError}.
  *
@@ -68,6 +72,7 @@
  */
 
 import type { Memory } from "../shm/memory.ts";
+import { WORD_COPY_IN_MIN } from "../shm/_cell_copy.ts";
 import { Deadline, normalizeTimeout } from "../shm/timeout.ts";
 import { allocateBytes } from "./_byte_pool.ts";
 import { MessageCorruptError } from "./errors.ts";
@@ -89,6 +94,8 @@ const KIND_CHUNK = 1;
 const KIND_I32 = 2;
 const KIND_F64 = 3;
 const COUNT_MASK = 0x3fffffff;
+const RUN_COUNT_MASK = 0x1fffffff;
+const RUN_PADDED = 0x20000000;
 const I32_RUN = 0x80000000 | 0;
 const F64_RUN = 0xc0000000 | 0;
 const CHUNK = 0x40000000;
@@ -521,12 +528,22 @@ export class SpscRing {
     const tail = m.loadPlain(this.#base + TAIL);
     const perItem = source instanceof Int32Array ? 1 : 2;
     const wanted = source.length - from;
-    const room = this.#free(tail, 1 + wanted * perItem) - 1;
+    const free = this.#free(tail, 2 + wanted * perItem);
+    // A padding cell only when the whole run fits with it, so that padding
+    // never makes a push take fewer numbers, and only for runs long enough
+    // to be copied with `set` (the first cell of the memory is assumed to
+    // be 8-byte aligned, as a fresh buffer or a mapping is).
+    const pad = wanted * perItem >= WORD_COPY_IN_MIN && free >= 2 + wanted * perItem &&
+        ((this.#data + tail + 1 + (source.byteOffset >>> 2) + from * perItem) & 1) !== 0
+      ? 1
+      : 0;
+    const room = free - 1 - pad;
     if (room < atLeast * perItem) return 0;
-    const count = Math.min(wanted, (room / perItem) | 0, COUNT_MASK);
-    this.#writeHeader(tail, (perItem === 1 ? I32_RUN : F64_RUN) | count);
-    this.#writeCells(tail + 1, this.#cellsOfPart(source, from, count, 0));
-    this.#publish((tail + 1 + count * perItem) | 0);
+    const count = Math.min(wanted, (room / perItem) | 0, RUN_COUNT_MASK);
+    const header = (perItem === 1 ? I32_RUN : F64_RUN) | (pad === 1 ? RUN_PADDED : 0) | count;
+    this.#writeHeader(tail, header);
+    this.#writeCells(tail + 1 + pad, this.#cellsOfPart(source, from, count, 0));
+    this.#publish((tail + 1 + pad + count * perItem) | 0);
     return count;
   }
 
@@ -689,8 +706,8 @@ export class SpscRing {
     const mask = this.#mask;
     const header = m.loadPlain(this.#data + (head & mask));
     const kind = header >>> 30;
-    const count = header & COUNT_MASK;
-    const payload = head + 1;
+    const count = header & RUN_COUNT_MASK;
+    const payload = head + 1 + ((header & RUN_PADDED) >>> 29);
     let value: number;
     let taken: number;
     if (kind === KIND_I32) {
@@ -714,7 +731,7 @@ export class SpscRing {
       // Rewrite the rest of the run as a run starting where this one ends:
       // the cells are ours until HEAD moves past them.
       const rest = (payload + taken - 1) | 0;
-      m.storePlain(this.#data + (rest & mask), header - 1);
+      m.storePlain(this.#data + (rest & mask), (header & ~RUN_PADDED) - 1);
       this.#release(rest);
     } else {
       this.#release((payload + taken) | 0);
@@ -743,8 +760,8 @@ export class SpscRing {
     while (done < target.length && used > 0) {
       const header = m.loadPlain(this.#data + (head & mask));
       if (header >>> 30 !== wanted) break;
-      const count = header & COUNT_MASK;
-      const payload = head + 1;
+      const count = header & RUN_COUNT_MASK;
+      const payload = head + 1 + ((header & RUN_PADDED) >>> 29);
       if (count === 0 || payload + count * perItem - head > used) {
         if (done > from) break; // deliver what is good first
         this.#corrupt(`a run of ${count} is invalid`);
@@ -754,7 +771,7 @@ export class SpscRing {
       done += taken;
       if (taken < count) {
         const rest = (payload + taken * perItem - 1) | 0;
-        m.storePlain(this.#data + (rest & mask), header - taken);
+        m.storePlain(this.#data + (rest & mask), (header & ~RUN_PADDED) - taken);
         head = rest;
         break;
       }

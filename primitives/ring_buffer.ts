@@ -18,7 +18,8 @@ import {
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { ClosedError, LayoutError } from "./errors.ts";
 
-const VERSION = 1;
+/** 2: a run of numbers may be padded (see `_spsc_ring.ts`). */
+const VERSION = 2;
 /** The ring starts on the second cache line, away from the header. */
 const BASE = 16;
 const MIN_CELLS = 4;

@@ -99,9 +99,14 @@ Deno.test("RingBuffer: runs of numbers against a model, random pushes and partia
     if (action === 0) {
       const float = random(3) === 0;
       const length = 1 + random(float ? 40 : 90);
-      const values = float
-        ? Float64Array.from({ length }, () => next++ + 0.5)
-        : Int32Array.from({ length }, () => next++);
+      // A view one element into its buffer half the time: runs are padded
+      // to the source's alignment, which then flips.
+      const skip = random(2);
+      const values = (float
+        ? Float64Array.from({ length: length + skip }, (_, i) =>
+          i < skip ? -1 : next++ + 0.5)
+        : Int32Array.from({ length: length + skip }, (_, i) => i < skip ? -1 : next++))
+        .subarray(skip);
       const count = ring.tryPushNumbers(values);
       assert.ok(count >= 0 && count <= length);
       for (let i = 0; i < count; i++) model.push({ float, value: values[i] });
@@ -123,6 +128,29 @@ Deno.test("RingBuffer: runs of numbers against a model, random pushes and partia
     }
   }
   assert.ok(pushed > 50_000, `enough traffic (${pushed} numbers)`);
+});
+
+Deno.test("RingBuffer: a long run is padded to its source's alignment; a split rest is not", () => {
+  const ring = new RingBuffer(1024); // 256 cells
+  const cells = new Int32Array(ring.handle.memory.buffer!);
+  ring.pushNumber(7); // cells 0-1: the next frame starts on an odd cell
+  ring.pushNumbers(Int32Array.from({ length: 20 }, (_, i) => 100 + i));
+  assert.equal(cells[DATA + 2] >>> 0, (0x80000000 | 0x20000000 | 20) >>> 0, "padded header");
+  assert.equal(cells[DATA + 4], 100, "numbers start after the padding cell");
+  assert.equal(ring.usedBytes(), (2 + 2 + 20) * 4);
+  assert.equal(ring.popNumber(), 7);
+  const five = new Int32Array(5);
+  assert.equal(ring.popNumbers(five), 5);
+  assert.deepEqual([...five], [100, 101, 102, 103, 104]);
+  assert.equal(cells[DATA + 8] >>> 0, (0x80000000 | 15) >>> 0, "the rest's header, unpadded");
+  assert.equal(ring.popNumber(), 105);
+  const rest = new Int32Array(20);
+  assert.equal(ring.popNumbers(rest), 14);
+  assert.deepEqual([...rest.subarray(0, 14)], Array.from({ length: 14 }, (_, i) => 106 + i));
+  // A short run is never padded, and neither is one that would then not fit whole.
+  ring.pushNumber(1);
+  ring.pushNumbers(new Int32Array(8));
+  assert.equal(ring.usedBytes(), (2 + 1 + 8) * 4);
 });
 
 Deno.test("RingBuffer: tryPushNumbers pushes as many as fit, even a sliver of a full ring", () => {
@@ -294,6 +322,11 @@ Deno.test("RingBuffer: foreign, wrong-kind and corrupted memory", () => {
   numbers.pushNumber(1);
   new Int32Array(numbers.handle.memory.buffer!)[DATA] = 0x80000000 | 0; // a run of 0
   assert.throws(() => numbers.popNumber(), MessageCorruptError);
+  const padded = new RingBuffer(64);
+  padded.pushNumber(1);
+  // A padded run of 1: its number would lie past what was published.
+  new Int32Array(padded.handle.memory.buffer!)[DATA] = 0x80000000 | 0x20000000 | 1;
+  assert.throws(() => padded.popNumbers(new Int32Array(4)), MessageCorruptError);
 });
 
 Deno.test({
