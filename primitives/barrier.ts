@@ -314,7 +314,20 @@ export class Barrier {
         acquireLock(memory, LOCK, currentOwnerId(), Infinity);
         return this.#giveUp(generation, index);
       }
-      memory.wait(GEN, generation, remaining);
+      try {
+        memory.wait(GEN, generation, remaining);
+      } catch (interrupt) {
+        // The thread is being terminated (`TerminatedError`, see
+        // shm/interrupt.ts): leave like a timeout, or the others would pass
+        // with a party that is gone. `waitAsync` does the same on abort.
+        acquireLock(memory, LOCK, currentOwnerId(), Infinity);
+        try {
+          this.#giveUp(generation, index);
+        } catch {
+          // The barrier is broken either way; the caller gets the interrupt.
+        }
+        throw interrupt;
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import { BrokenBarrierError, LayoutError } from "../primitives/errors.ts";
 import { Event } from "../primitives/event.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
 import { until } from "./_poll.ts";
+import { TERMINATED_EXIT_CODE, WorkerProcess } from "../workers/worker_process.ts";
 
 const TASKS = new URL("./_tasks/barrier_tasks.ts", import.meta.url);
 
@@ -271,3 +272,30 @@ Deno.test({
     assert.ok(ms >= 29 && ms < 1000, `worker's default timeout took ${ms} ms`);
   },
 });
+
+const WORKER_TASKS = new URL("./_tasks/worker_tasks.ts", import.meta.url);
+
+for (const fn of ["waitAtBarrier", "waitAtBarrierAsync"]) {
+  Deno.test({
+    name: `Barrier: a party terminated in ${
+      fn.endsWith("Async") ? "waitAsync" : "wait"
+    } leaves like a timeout: the barrier breaks`,
+    fn: async () => {
+      const barrier = new Barrier(2);
+      const party = new WorkerProcess({ module: WORKER_TASKS, fn, args: [barrier] });
+      party.start();
+      try {
+        await until(() => barrier.nWaiting === 1, "the worker waits at the barrier");
+        party.terminate();
+        assert.equal(await party.joinAsync({ timeout: 5000 }), true);
+        assert.equal(party.exitCode, TERMINATED_EXIT_CODE);
+        assert.equal(barrier.nWaiting, 0, "the terminated party is not counted");
+        assert.equal(barrier.broken, true);
+        await assert.rejects(barrier.waitAsync({ timeout: 1000 }), BrokenBarrierError);
+      } finally {
+        party.terminate();
+        await party.joinAsync({ timeout: 5000 });
+      }
+    },
+  });
+}

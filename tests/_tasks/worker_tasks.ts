@@ -1,4 +1,5 @@
 /** Functions run by tests/workers_test.ts and tests/robust_test.ts through WorkerProcess. */
+import type { Barrier } from "../../primitives/barrier.ts";
 import type { Event } from "../../primitives/event.ts";
 import { Mutex } from "../../primitives/mutex.ts";
 import { RecursiveMutex } from "../../primitives/recursive_mutex.ts";
@@ -118,4 +119,14 @@ export function spawnChild(lock: Mutex, counter: Int32Array, out: Int32Array): v
   if (!child.join({ timeout: 10_000 })) throw new Error("child did not end");
   out[0] = child.id!;
   out[1] = child.exitCode!;
+}
+
+/** Waits at the barrier with no timeout: only a terminate() of its worker ends it. */
+export function waitAtBarrier(barrier: Barrier): number {
+  return barrier.wait();
+}
+
+/** {@linkcode waitAtBarrier} with the async form. */
+export async function waitAtBarrierAsync(barrier: Barrier): Promise<number> {
+  return await barrier.waitAsync();
 }
