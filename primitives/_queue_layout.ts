@@ -48,9 +48,10 @@ import { LayoutError } from "./errors.ts";
 /**
  * Layout version of both kinds (2: the claimer has its own slot cell; 3:
  * producers name themselves in it before they claim the slot, and a
- * JoinableQueue counts a put between its claim and its publication).
+ * JoinableQueue counts a put between its claim and its publication; 4: the
+ * header keeps `maxMessageBytes` exactly, not rounded up to whole cells).
  */
-export const QUEUE_VERSION = 3;
+export const QUEUE_VERSION = 4;
 export const TAIL = 16;
 export const HEAD = 32;
 export const CLOSED = 48;
@@ -92,9 +93,9 @@ export const DEFAULT_CAPACITY = 1024;
 /** Default payload per slot. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024;
 
-/** Cells per slot for a payload of `slotBytes`. */
+/** Cells per slot for a payload of up to `slotBytes` (rounded up to whole cells). */
 export function slotCells(slotBytes: number): number {
-  return (SLOT_HEADER_CELLS + (slotBytes >>> 2) + 15) & ~15;
+  return (SLOT_HEADER_CELLS + ((slotBytes + 3) >>> 2) + 15) & ~15;
 }
 
 /** Bytes the whole queue takes. */
@@ -126,7 +127,9 @@ export function checkQueueParams(
       `Cannot create ${kind}: maxMessageBytes must be an integer in [0, ${MAX_SLOT_BYTES}], received ${maxMessageBytes}`,
     );
   }
-  const slotBytes = (maxMessageBytes + 3) & ~3;
+  // Stored exactly (not rounded up to the cells it takes): it is also the
+  // limit a put checks.
+  const slotBytes = maxMessageBytes;
   const bytes = queueByteLength(capacity, slotBytes);
   if (bytes > 2 ** 31) {
     throw new RangeError(
@@ -163,7 +166,7 @@ export function attachQueueMemory(handle: PrimitiveHandle, kind: KindName): Memo
   const slotBytes = readParam(memory, 1);
   if (
     capacity < 1 || capacity > MAX_CAPACITY || slotBytes < 0 || slotBytes > MAX_SLOT_BYTES ||
-    slotBytes % 4 !== 0 || memory.byteLength !== queueByteLength(capacity, slotBytes)
+    memory.byteLength !== queueByteLength(capacity, slotBytes)
   ) {
     throw new LayoutError(
       "bad-parameters",

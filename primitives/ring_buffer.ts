@@ -28,6 +28,12 @@ const MAX_CELLS = 1 << 28;
 /** The structured-cloneable form of a {@linkcode RingBuffer}. */
 export type RingBufferHandle = PrimitiveHandle<"RingBuffer">;
 
+function checkMax(max: number): void {
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(`Cannot pop: max must be an integer >= 1, received ${max}`);
+  }
+}
+
 function byteLengthFor(cells: number): number {
   return (BASE + SpscRing.cells(cells)) * 4;
 }
@@ -537,6 +543,7 @@ export class RingBuffer {
    *
    * @param max The most to take.
    * @returns The messages (empty if none is waiting).
+   * @throws {RangeError} If `max` is not an integer >= 1.
    * @throws {ClosedError} If the ring is closed and drained.
    *
    * @example
@@ -549,6 +556,7 @@ export class RingBuffer {
    * ```
    */
   tryPopMany(max: number): Uint8Array[] {
+    checkMax(max);
     const out: Uint8Array[] = [];
     this.#ring.tryPopManyBytes(max, out);
     if (out.length === 0 && this.#ring.writerClosed() && this.#ring.usedCells() === 0) {
@@ -564,6 +572,7 @@ export class RingBuffer {
    * @param max The most to take.
    * @param options `timeout` in ms.
    * @returns The messages (empty only if the timeout expired).
+   * @throws {RangeError} If `max` is not an integer >= 1.
    * @throws {ClosedError} If the ring is (or gets) closed and is drained.
    *
    * @example
@@ -576,6 +585,7 @@ export class RingBuffer {
    * ```
    */
   popMany(max: number, options?: WaitOptions): Uint8Array[] {
+    checkMax(max);
     const out: Uint8Array[] = [];
     if (this.#ring.tryPopManyBytes(max, out) > 0) return out;
     const deadline = new LazyDeadline(options?.timeout);

@@ -174,6 +174,13 @@ class StringCodec implements Codec<string> {
         `Cannot encode message: the "string" codec carries strings, received ${describe(value)}`,
       );
     }
+    // UTF-8 cannot carry a lone surrogate: encoding would turn it into U+FFFD,
+    // a different string (the "json" codec escapes it instead).
+    if (!value.isWellFormed()) {
+      throw new TypeError(
+        `Cannot encode message: the string holds a lone surrogate, which UTF-8 cannot carry (use the "json" codec)`,
+      );
+    }
     return encodeUtf8(value, this.#scratch);
   }
   decode(bytes: Uint8Array): string {

@@ -51,6 +51,12 @@ Deno.test("codecs: decode reads from a view of shared memory", () => {
 Deno.test("codecs: values a codec cannot carry are a TypeError at encode", () => {
   assert.throws(() => createCodec("bytes").encode("s" as unknown as Uint8Array), TypeError);
   assert.throws(() => createCodec("string").encode(1 as unknown as string), TypeError);
+  for (const lone of ["a\uD800b", "\uDC00", "x\uD83D"]) {
+    assert.throws(() => createCodec("string").encode(lone), TypeError, "a lone surrogate");
+    const json = createCodec("json");
+    assert.equal(json.decode(json.encode(lone)), lone, "json carries it exactly");
+  }
+  assert.equal(createCodec("string").decode(createCodec("string").encode("a😀b")), "a😀b");
   assert.throws(() => createCodec("number").encode("1" as unknown as number), TypeError);
   assert.throws(() => createCodec("json").encode(undefined), TypeError);
   assert.throws(() => createCodec("json").encode(() => 1), TypeError);

@@ -325,6 +325,13 @@ Deno.test("Queue: bad arguments are RangeError/TypeError and lose nothing", () =
   assert.throws(() => new Queue(1, { codec: "nope" as "json" }), TypeError);
   assert.throws(() => new Queue(1, { codec: {} as Codec<unknown> }), TypeError);
 
+  const exact = new Queue<string>(2, { codec: "string", maxMessageBytes: 5 });
+  assert.equal(exact.maxMessageBytes, 5, "kept exactly, not rounded up to whole cells");
+  assert.throws(() => exact.put("123456"), RangeError, "one byte over the limit");
+  exact.put("12345");
+  assert.equal(Queue.from<string>(exact.handle).get(), "12345", "the limit survives a revive");
+  assert.throws(() => Queue.from<string>(exact.handle).put("123456"), RangeError);
+
   const q = new Queue<unknown>(1, { codec: "json", maxMessageBytes: 16 });
   assert.throws(() => q.put("x".repeat(100)), RangeError, "oversize: RangeError, not a hang");
   assert.throws(() => q.put("x".repeat(100), { timeout: 10 }), RangeError);

@@ -190,6 +190,16 @@ Deno.test("RingBuffer: a typed pop that meets the other kind throws TypeError an
   assert.throws(() => ring.pushNumbers([1] as unknown as Int32Array), TypeError);
 });
 
+Deno.test("RingBuffer: popMany/tryPopMany with a max below 1 are a RangeError, never a spin", () => {
+  const ring = new RingBuffer(64);
+  ring.push(new Uint8Array([1]));
+  for (const bad of [0, -1, 1.5, NaN]) {
+    assert.throws(() => ring.popMany(bad, { timeout: 100 }), RangeError, `popMany(${bad})`);
+    assert.throws(() => ring.tryPopMany(bad), RangeError, `tryPopMany(${bad})`);
+  }
+  assert.deepEqual(ring.popMany(1), [new Uint8Array([1])], "nothing was taken");
+});
+
 Deno.test("RingBuffer: a message that can never fit is a RangeError, never a hang", () => {
   const ring = new RingBuffer(64);
   assert.throws(() => ring.push(new Uint8Array(61)), RangeError);
