@@ -226,6 +226,9 @@ export class RecursiveMutex {
    * @throws The signal's reason, if it aborts first.
    */
   async lockAsync(options?: AsyncWaitOptions): Promise<boolean> {
+    // An aborted signal wins even when the lock could be re-entered at once,
+    // as it does for every other async wait of this module.
+    options?.signal?.throwIfAborted();
     if (this.#reenter()) return true;
     return this.#settle(
       await acquireLockAsyncOutcome(

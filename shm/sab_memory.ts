@@ -226,14 +226,22 @@ export class SabMemory implements Memory {
       let abandoned = false;
       const onAbort = () => {
         abandoned = true;
+        // The engine cannot cancel a waitAsync: the abandoned waiter stays in
+        // the cell's queue and would take the next notify(1) meant for a live
+        // waiter, passing it on (below) only when this thread's event loop
+        // runs again, which a thread blocked in synchronous work may not do
+        // for seconds. Waking every waiter of the cell now takes it out of
+        // the queue while this thread runs; the others see a spurious
+        // wake-up, which every caller handles (they re-check and wait again).
+        Atomics.notify(cells, cell);
         release(); // the abandoned wait must not keep the program alive
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       started.value.then((result) => {
         if (abandoned) {
-          // The engine cannot cancel a waitAsync. If this abandoned waiter
-          // consumed a notify, pass it on so no live waiter loses its wake-up.
+          // A notify it consumed before the abort is passed on, so no live
+          // waiter loses its wake-up.
           if (result === "ok") Atomics.notify(cells, cell, 1);
           return;
         }

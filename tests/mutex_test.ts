@@ -8,6 +8,7 @@ import {
   TimeoutError,
 } from "../mod.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
+import { pause, until } from "./_poll.ts";
 
 const TASKS = new URL("./_tasks/mutex_tasks.ts", import.meta.url);
 
@@ -86,6 +87,45 @@ Deno.test("Mutex: lockAsync honours an AbortSignal", async () => {
   m.unlock();
   assert.equal(await m.lockAsync({ timeout: 100 }), true, "an aborted waiter steals no wake-up");
   m.unlock();
+});
+
+Deno.test("RecursiveMutex: an aborted signal rejects lockAsync even when it could re-enter", async () => {
+  const m = new RecursiveMutex();
+  m.lock();
+  await assert.rejects(m.lockAsync({ signal: AbortSignal.abort(new Error("already")) }), /already/);
+  assert.equal(m.depth, 1, "not re-entered");
+  assert.equal(await m.lockAsync({ signal: new AbortController().signal }), true);
+  assert.equal(m.depth, 2);
+  m.unlock();
+  m.unlock();
+});
+
+Deno.test({
+  name: "Mutex: a lockAsync abandoned in a thread that then blocks steals no wake-up",
+  fn: async () => {
+    using group = new WorkerGroup();
+    const mutex = new Mutex();
+    mutex.lock();
+    const flags = new Int32Array(new SharedArrayBuffer(12));
+    const abandoner = group.run<boolean>(
+      TASKS,
+      "abandonLockAsyncThenBlock",
+      mutex.handle,
+      flags,
+      5000,
+    );
+    await until(() => Atomics.load(flags, 0) === 1, "the lockAsync is abandoned");
+    const locker = group.run<boolean>(TASKS, "lockThenFlag", mutex.handle, flags, 10_000);
+    await until(() => Atomics.load(flags, 2) === 1, "the second worker is about to block");
+    await pause(100); // lets it fall asleep, so that the unlock's wake-up is the one at stake
+    mutex.unlock();
+    assert.equal(await locker, true);
+    assert.equal(
+      await abandoner,
+      true,
+      "the blocked worker got the lock while the other thread was blocked",
+    );
+  },
 });
 
 Deno.test("Mutex: reviving from bad handles throws LayoutError", () => {

@@ -52,3 +52,36 @@ export function unlockFromHere(handle: MutexHandle): boolean {
   Mutex.from(handle).unlock();
   return true;
 }
+
+/**
+ * Abandons a `lockAsync` (abort), then blocks this thread synchronously until
+ * `flags[1]` is set (by {@linkcode lockThenFlag} in another worker) or
+ * `blockMs` pass. Returns whether the flag came while it was blocked: with
+ * its event loop stopped, an abandoned waiter that took the unlock's wake-up
+ * could not pass it on, and the other worker would stay asleep.
+ */
+export async function abandonLockAsyncThenBlock(
+  handle: MutexHandle,
+  flags: Int32Array,
+  blockMs: number,
+): Promise<boolean> {
+  const mutex = Mutex.from(handle);
+  const controller = new AbortController();
+  const pending = mutex.lockAsync({ signal: controller.signal });
+  controller.abort(new Error("abandoned"));
+  await pending.catch(() => {});
+  Atomics.store(flags, 0, 1);
+  Atomics.notify(flags, 0);
+  return Atomics.wait(flags, 1, 0, blockMs) !== "timed-out";
+}
+
+/** Locks (waiting up to `timeout`), sets `flags[1]`, unlocks; returns whether it locked. */
+export function lockThenFlag(handle: MutexHandle, flags: Int32Array, timeout: number): boolean {
+  const mutex = Mutex.from(handle);
+  Atomics.store(flags, 2, 1); // about to block
+  const locked = mutex.lock({ timeout });
+  Atomics.store(flags, 1, 1);
+  Atomics.notify(flags, 1);
+  if (locked) mutex.unlock();
+  return locked;
+}
