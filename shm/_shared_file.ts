@@ -201,7 +201,16 @@ function writeAt(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
 export function readSharedFile(path: string): SharedFileInfo {
   const file = Deno.openSync(path, { read: true });
   try {
-    const size = file.statSync().size;
+    const stat = file.statSync();
+    if (!stat.isFile) {
+      throw new LayoutError(
+        "not-shared",
+        `Cannot open ${path}: it is ${
+          stat.isDirectory ? "a directory" : "not a regular file"
+        }, not a shared object file`,
+      );
+    }
+    const size = stat.size;
     const header = new Int32Array(8);
     if (size >= 32) readFull(file, new Uint8Array(header.buffer), 0);
     const info = checkSharedHeader(path, header, size);

@@ -261,8 +261,21 @@ export function openShared<T extends object>(
   if (mode !== "if-missing" && mode !== "exclusive" && mode !== "never") {
     throw new TypeError(`Invalid create mode "${mode}": use "if-missing", "exclusive" or "never"`);
   }
-  const make = construct ??
-    ((allocate: MemoryAllocator) => new (Kind as unknown as new (o: unknown) => T)({ allocate }));
+  const make = construct ?? ((allocate: MemoryAllocator) => {
+    try {
+      return new (Kind as unknown as new (o: unknown) => T)({ allocate });
+    } catch (error) {
+      // Kinds whose constructor needs arguments (SharedValue's type,
+      // SharedArray's length...) reject the lone options object with an
+      // error about a parameter the caller never passed: say what to do.
+      throw new TypeError(
+        `Cannot create shared ${Kind.name} "${path}" with new ${Kind.name}({ allocate }): ${
+          (error as Error)?.message ?? error
+        }. Pass a construct function, e.g. (allocate) => new ${Kind.name}(..., { allocate })`,
+        { cause: error },
+      );
+    }
+  });
   if (mode !== "never") {
     const created = tryCreate(Kind, path, options, make);
     if (created !== undefined) return created;

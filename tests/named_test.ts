@@ -143,6 +143,45 @@ Deno.test("foreign and truncated files are a LayoutError", () => {
   }
 });
 
+Deno.test("a directory under the name is a LayoutError, whatever the create mode", () => {
+  const name = uniqueName("a-directory");
+  Deno.mkdirSync(sharedPath(name));
+  try {
+    for (const create of ["if-missing", "never"] as const) {
+      layoutProblem(() => openShared(Mutex, name, { create }), "not-shared", /a directory/);
+    }
+    assert.throws(
+      () => openShared(Mutex, name, { create: "exclusive" }),
+      Deno.errors.AlreadyExists,
+    );
+  } finally {
+    Deno.removeSync(sharedPath(name));
+  }
+});
+
+Deno.test("a kind whose constructor needs arguments, opened without construct: a TypeError that says so", () => {
+  const name = uniqueName("no-construct");
+  try {
+    assert.throws(
+      () => openShared(SharedValue, name),
+      (error: unknown) =>
+        error instanceof TypeError && /Pass a construct function/.test(error.message) &&
+        error.cause !== undefined,
+    );
+    assert.throws(
+      () => Deno.statSync(sharedPath(name)),
+      Deno.errors.NotFound,
+      "nothing was created",
+    );
+  } finally {
+    try {
+      unlinkShared(name);
+    } catch {
+      // not created
+    }
+  }
+});
+
 Deno.test("the automatic backend is visible: mmap exactly when FFI is permitted on Linux", () => {
   const name = uniqueName("auto");
   const mutex = openShared(Mutex, name);
