@@ -46,9 +46,15 @@ import { MANAGED_OWNER_BIT } from "../primitives/_owner.ts";
 import { attachMemory } from "./attach.ts";
 import type { Memory, MemoryHandle } from "./memory.ts";
 import { SabMemory } from "./sab_memory.ts";
+import {
+  adoptLivenessBuffer,
+  hasLivenessBuffer,
+  LIVENESS_SLOTS,
+  LIVENESS_TABLE_BYTES,
+  livenessBuffer,
+} from "./_liveness_buffer.ts";
 
-/** Live managed ids the table can hold at once. */
-export const LIVENESS_SLOTS = 4096;
+export { LIVENESS_SLOTS };
 const COUNTER = 0;
 /** Set in managed ids whose liveness an external oracle knows (process owners). */
 export const EXTERNAL_OWNER_BIT = 0x10000000;
@@ -109,10 +115,20 @@ function slotOf(id: number): number {
   return 1 + ((id & NUMBER_MASK) % LIVENESS_SLOTS);
 }
 
-/** The table of this program (created on first use). */
+/** The table of this program (created on first use, or the one a revived handle brought). */
 export function livenessTable(): Memory {
-  table ??= new SabMemory((1 + LIVENESS_SLOTS) * 4);
+  table ??= SabMemory.from({
+    backend: "sab",
+    buffer: livenessBuffer(),
+    byteOffset: 0,
+    byteLength: LIVENESS_TABLE_BYTES,
+  });
   return table;
+}
+
+/** The table, if this thread has one (started by this module, or it revived a handle). */
+function knownTable(): Memory | undefined {
+  return table ?? (hasLivenessBuffer() ? livenessTable() : undefined);
 }
 
 /** The handle to pass to a worker so it shares this program's table. */
@@ -123,6 +139,7 @@ export function livenessHandle(): MemoryHandle {
 /** Adopts the table of the program that started this worker (at worker start-up). */
 export function installLivenessTable(handle: MemoryHandle): void {
   table = attachMemory(handle);
+  adoptLivenessBuffer(handle.buffer, true);
 }
 
 /**
@@ -163,17 +180,18 @@ export function markOwnerDead(id: number): void {
  */
 export function isOwnerDead(id: number): boolean {
   if ((id & MANAGED_OWNER_BIT) === 0) return false;
+  const known = knownTable();
   if ((id & EXTERNAL_OWNER_BIT) !== 0) {
     // One of this program's live threads holds its slot; otherwise the oracle knows.
-    if (table !== undefined && table.load(slotOf(id)) === id) return false;
+    if (known !== undefined && known.load(slotOf(id)) === id) return false;
     return oracleFor(id)?.isDead(id) ?? false;
   }
-  return table !== undefined && table.load(slotOf(id)) !== id;
+  return known !== undefined && known.load(slotOf(id)) !== id;
 }
 
 /** Whether `id` is one whose death could be detected (so waits on it are sliced). */
 export function isManagedOwner(id: number): boolean {
   if ((id & MANAGED_OWNER_BIT) === 0) return false;
   if ((id & EXTERNAL_OWNER_BIT) !== 0) return oracleFor(id) !== undefined;
-  return table !== undefined;
+  return knownTable() !== undefined;
 }

@@ -57,6 +57,12 @@ export interface MemoryHandle {
   readonly byteOffset: number;
   /** The size of the region, in bytes. */
   readonly byteLength: number;
+  /**
+   * The liveness table of the program that made the handle, so that a
+   * thread not started by this module learns when a worker that was dies
+   * (shared-buffer memories only; see `shm/liveness.ts`).
+   */
+  readonly liveness?: SharedArrayBuffer;
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   isInterruptible,
   throwIfInterrupted,
 } from "./interrupt.ts";
+import { adoptLivenessBuffer, handleLivenessBuffer } from "./_liveness_buffer.ts";
 import { holdEventLoop } from "./keep_alive.ts";
 import type { Memory, MemoryHandle, WaitResult } from "./memory.ts";
 
@@ -128,21 +129,28 @@ export class SabMemory implements Memory {
         }`,
       );
     }
-    return new SabMemory(
+    const memory = new SabMemory(
       handle.buffer as SharedArrayBuffer,
       handle.byteOffset,
       handle.byteLength,
     );
+    adoptLivenessBuffer(handle.liveness);
+    return memory;
   }
 
-  /** The shared buffer and region, as plain data. */
+  /**
+   * The shared buffer and region, as plain data (with this program's
+   * liveness table, see `_liveness_buffer.ts`).
+   */
   handle(): MemoryHandle {
-    return {
+    const handle = {
       backend: "sab",
       buffer: this.#buffer,
       byteOffset: this.#byteOffset,
       byteLength: this.byteLength,
     };
+    const liveness = handleLivenessBuffer();
+    return liveness === undefined ? handle : { ...handle, liveness };
   }
 
   /** Atomically reads a cell. */

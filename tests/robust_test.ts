@@ -3,6 +3,8 @@ import { Event } from "../primitives/event.ts";
 import { NotOwnerError } from "../primitives/errors.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { RecursiveMutex } from "../primitives/recursive_mutex.ts";
+import { WorkerGroup } from "./_helpers.ts";
+import { pause } from "./_poll.ts";
 import {
   KILLED_EXIT_CODE,
   TERMINATED_EXIT_CODE,
@@ -10,6 +12,7 @@ import {
 } from "../workers/worker_process.ts";
 
 const TASKS = new URL("./_tasks/worker_tasks.ts", import.meta.url);
+const MUTEX_TASKS = new URL("./_tasks/mutex_tasks.ts", import.meta.url);
 const T = { timeout: 20_000 };
 
 /** Starts `fn(lock, held, never, ...)` and resolves once the worker holds the lock. */
@@ -25,6 +28,28 @@ async function startHolder(
   assert.equal(await held.waitAsync({ timeout: 10_000 }), true, "holder took the lock");
   return [p, never];
 }
+
+Deno.test({
+  name: "robust Mutex: a plain new Worker blocked on a dead managed holder takes the lock over",
+  ...T,
+  fn: async () => {
+    // The plain worker has no liveness table of its own: it adopts the one
+    // the main thread's handle carries.
+    using group = new WorkerGroup();
+    const lock = new Mutex();
+    const [p] = await startHolder("holdAndWait", lock);
+    const waiter = group.run<[boolean, boolean]>(
+      MUTEX_TASKS,
+      "lockReportingOwnerDied",
+      lock.handle,
+      10_000,
+    );
+    await pause(100); // lets it block first (it passes either way)
+    p.terminate();
+    assert.deepEqual(await waiter, [true, true], "locked, told the owner died");
+    await p.joinAsync();
+  },
+});
 
 Deno.test({
   name:

@@ -85,3 +85,15 @@ export function lockThenFlag(handle: MutexHandle, flags: Int32Array, timeout: nu
   if (locked) mutex.unlock();
   return locked;
 }
+
+/** Locks (waiting up to `timeout`); returns [locked, ownerDied] and unlocks. */
+export function lockReportingOwnerDied(handle: MutexHandle, timeout: number): [boolean, boolean] {
+  const mutex = Mutex.from(handle);
+  const locked = mutex.lock({ timeout });
+  const ownerDied = mutex.ownerDied;
+  if (locked) {
+    mutex.markConsistent();
+    mutex.unlock();
+  }
+  return [locked, ownerDied];
+}
