@@ -54,6 +54,25 @@ import {
 } from "./_shared_file.ts";
 import { Deadline } from "./timeout.ts";
 
+/** The operations that touch the mapping (each throws once the memory is closed). */
+const CELL_OPERATIONS = [
+  "load",
+  "loadPlain",
+  "storePlain",
+  "store",
+  "add",
+  "exchange",
+  "compareExchange",
+  "wait",
+  "waitAsync",
+  "notify",
+  "readBytes",
+  "writeBytes",
+  "readCells",
+  "writeCells",
+  "viewBytes",
+] as const;
+
 /** Longest single futex wait on a pool thread, in ms (bounds cancellation and exit). */
 const ASYNC_SLICE_MS = 200;
 
@@ -182,6 +201,16 @@ export class MmapMemory implements Memory {
     this.#cells = new Int32Array(0);
     this.#bytes = new Uint8Array(0);
     this.#waiters = new Int32Array(WAIT_SLOTS);
+    // And every operation says why (as the file-backed memory does), instead
+    // of the engine's "invalid atomic access index"; own properties shadow
+    // the methods only now, so the open memory's calls stay as they were.
+    const path = this.path;
+    const closed = (): never => {
+      throw new RangeError(`Cannot use the mapped memory ${path}: it is closed`);
+    };
+    for (const operation of CELL_OPERATIONS) {
+      Object.defineProperty(this, operation, { value: closed, configurable: true });
+    }
     if (--shared.references === 0) {
       mappings.delete(shared.key);
       unmap(shared.mapping);
