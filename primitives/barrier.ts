@@ -60,6 +60,7 @@ import {
 } from "./_header.ts";
 import { currentOwnerId } from "./_owner.ts";
 import { BrokenBarrierError, LayoutError } from "./errors.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 const VERSION = 1;
 const LOCK = HEADER_CELLS;
@@ -511,5 +512,29 @@ export class Barrier {
       releaseLock(memory, LOCK);
     }
     return this.#outcome(generation, index);
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { Barrier } from "@concur/shm";
+   *
+   * console.log(new Barrier(3)); // Barrier { parties: 3, waiting: 0, broken: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("Barrier", {
+      parties: this.parties,
+      waiting: this.nWaiting,
+      broken: this.broken,
+    });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

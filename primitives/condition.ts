@@ -67,6 +67,7 @@ import { NotOwnerError } from "./errors.ts";
 import type { LockGuard } from "./lock_guard.ts";
 import { Mutex } from "./mutex.ts";
 import { RecursiveMutex } from "./recursive_mutex.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 const VERSION = 1;
 /** Tickets below HEAD are notified; sleepers wait on this cell. */
@@ -709,5 +710,25 @@ export class Condition {
     const lock = this.#lock;
     await lock.lockAsync();
     if (lock instanceof RecursiveMutex) lock._restore(depth);
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { Condition } from "@concur/shm";
+   *
+   * console.log(new Condition()); // Condition { locked: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("Condition", { locked: this.getLock().locked() });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

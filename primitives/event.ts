@@ -41,6 +41,7 @@ import {
   isMemory,
   type PrimitiveHandle,
 } from "./_header.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 const VERSION = 1;
 /** Flag (bit 0) and generation (bits 1..31). */
@@ -255,5 +256,25 @@ export class Event {
       await memory.waitAsync(STATE, start, remaining, signal);
       if (memory.load(STATE) !== start) return true;
     }
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { Event } from "@concur/shm";
+   *
+   * console.log(new Event()); // Event { set: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("Event", { set: this.isSet() });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

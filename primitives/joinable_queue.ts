@@ -33,6 +33,7 @@ import type { KindName, PrimitiveHandle } from "./_header.ts";
 import { attachQueueMemory, codecFor, JOIN_BELL, UNFINISHED } from "./_queue_layout.ts";
 import { TaskDoneError } from "./errors.ts";
 import { Queue, type QueueAttachOptions, type QueueOptions } from "./queue.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 /**
  * The structured-cloneable form of a {@linkcode JoinableQueue}.
@@ -269,5 +270,25 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       if (remaining === 0) return false;
       await m.waitAsync(JOIN_BELL, bell, remaining, signal);
     }
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { JoinableQueue } from "@concur/shm";
+   *
+   * console.log(new JoinableQueue(2)); // JoinableQueue { size: 0, capacity: 2, unfinishedTasks: 0, closed: false }
+   * ```
+   */
+  override [DENO_INSPECT](): string {
+    return describeState("JoinableQueue", {
+      size: this.qsize(),
+      capacity: this.capacity,
+      unfinishedTasks: this.unfinishedTasks,
+      closed: this.closed,
+    });
   }
 }

@@ -28,6 +28,7 @@ import {
 import { currentOwnerId } from "./_owner.ts";
 import { LockNotHeldError, NotOwnerError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 const VERSION = 2;
 /** The lock word (see `_futex_lock.ts` for its states). */
@@ -311,5 +312,25 @@ export class Mutex {
   async withLockAsync<T>(fn: () => T | Promise<T>, options?: AsyncWaitOptions): Promise<T> {
     using _guard = await this.acquireAsync(options);
     return await fn();
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { Mutex } from "@concur/shm";
+   *
+   * console.log(new Mutex()); // Mutex { locked: false, ownerDied: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("Mutex", { locked: this.locked(), ownerDied: this.ownerDied });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

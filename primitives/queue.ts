@@ -135,6 +135,7 @@ import {
   QueueEmptyError,
   QueueFullError,
 } from "./errors.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 /**
  * The structured-cloneable form of a {@linkcode Queue} (or of a
@@ -1373,5 +1374,29 @@ export class Queue<T = unknown> {
     if (m.load(slot) !== head || m.load(TAIL) === head) return 0;
     const claimer = m.load(slot + SLOT_CLAIMER);
     return claimer <= CLAIMED ? CLAIMED - claimer : -1;
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * console.log(new Queue(4)); // Queue { size: 0, capacity: 4, closed: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("Queue", {
+      size: this.qsize(),
+      capacity: this.capacity,
+      closed: this.closed,
+    });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

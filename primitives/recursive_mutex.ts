@@ -28,6 +28,7 @@ import {
 import { currentOwnerId } from "./_owner.ts";
 import { NotOwnerError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 const VERSION = 2;
 /** The futex lock word; its owner bits name the holding thread. */
@@ -332,5 +333,29 @@ export class RecursiveMutex {
   /** @internal For `Condition`: after re-taking the lock, restores its depth. */
   _restore(depth: number): void {
     this.#memory.store(DEPTH, depth);
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { RecursiveMutex } from "@concur/shm";
+   *
+   * console.log(new RecursiveMutex()); // RecursiveMutex { locked: false, depth: 0, ownerDied: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("RecursiveMutex", {
+      locked: this.locked(),
+      depth: this.heldByCurrentThread() ? this.depth : 0,
+      ownerDied: this.ownerDied,
+    });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

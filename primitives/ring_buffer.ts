@@ -17,6 +17,7 @@ import {
 } from "./_header.ts";
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { ClosedError, LayoutError } from "./errors.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 /** 2: a run of numbers may be padded (see `_spsc_ring.ts`). */
 const VERSION = 2;
@@ -920,5 +921,29 @@ export class RingBuffer {
       if (ready === Ready.Closed) this.#throwClosedPop();
       if (ready === Ready.TimedOut) return 0;
     }
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { RingBuffer } from "@concur/shm";
+   *
+   * console.log(new RingBuffer(64)); // RingBuffer { usedBytes: 0, capacity: 64, closed: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("RingBuffer", {
+      usedBytes: this.usedBytes(),
+      capacity: this.capacity,
+      closed: this.closed,
+    });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }

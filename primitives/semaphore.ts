@@ -56,6 +56,7 @@ import {
 } from "./_header.ts";
 import { LayoutError, SemaphoreOverflowError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
+import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
 const VERSION = 1;
 /** Permits available. */
@@ -470,5 +471,25 @@ export class Semaphore {
   async withPermitAsync<T>(fn: () => T | Promise<T>, options?: AsyncWaitOptions): Promise<T> {
     using _guard = await this.guardAsync(options);
     return await fn();
+  }
+
+  /**
+   * What `console.log` and `Deno.inspect` show: the state at this moment
+   * (a snapshot), like Python's repr.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "@concur/shm";
+   *
+   * console.log(new Semaphore(2)); // Semaphore { value: 2, bounded: false }
+   * ```
+   */
+  [DENO_INSPECT](): string {
+    return describeState("Semaphore", { value: this.value, bounded: this.bounded });
+  }
+
+  /** The same for Node's `util.inspect`. */
+  [NODE_INSPECT](): string {
+    return this[DENO_INSPECT]();
   }
 }
