@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Event } from "../primitives/event.ts";
+import { Mutex } from "../primitives/mutex.ts";
 import {
   ClosedError,
   ConcurrencyError,
@@ -8,9 +9,21 @@ import {
   WorkerDiedError,
 } from "../primitives/errors.ts";
 import { Pool } from "../workers/pool.ts";
+import { WorkerProcess } from "../workers/worker_process.ts";
 
 const TASKS = new URL("./_tasks/pool_tasks.ts", import.meta.url);
 const T = { timeout: 30_000 };
+
+/** Resolves with what `promise` gives, or with "pending" after `ms` (a hang is a failure, not a stall). */
+async function within<X>(promise: Promise<X>, ms: number): Promise<X | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"pending">((resolve) => (timer = setTimeout(resolve, ms, "pending")));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 Deno.test({
   name: "Pool: PL-1 size validation and default",
@@ -274,5 +287,187 @@ Deno.test({
         assert.deepEqual(result, { status: "fulfilled", value: x * 2 });
       }
     });
+  },
+});
+
+Deno.test({
+  name:
+    "Pool: close() with maxTasksPerWorker runs every queued task (retired workers are replaced)",
+  ...T,
+  fn: async () => {
+    const pool = new Pool({ module: TASKS, size: 2, maxTasksPerWorker: 2 });
+    try {
+      const results = [1, 2, 3, 4, 5, 6, 7, 8].map((x) => pool.apply("sleepy", [20, x]));
+      for (const result of results) result.catch(() => {}); // a hang ends in terminate()
+      pool.close();
+      assert.equal(await within(pool.join().then(() => "joined"), 15_000), "joined");
+      assert.deepEqual(await Promise.all(results), [1, 2, 3, 4, 5, 6, 7, 8]);
+    } finally {
+      await pool.terminate();
+    }
+  },
+});
+
+Deno.test({
+  name: "Pool: AsyncResult.get with a timeout of 2^31 ms or more waits for the result",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 1 });
+    for (const timeout of [2 ** 31, 2 ** 32 + 5, Number.MAX_VALUE]) {
+      const t0 = performance.now();
+      assert.equal(await pool.applyAsync("sleepy", [150, 5]).get({ timeout }), 5, `${timeout}`);
+      assert.ok(performance.now() - t0 >= 140);
+    }
+  },
+});
+
+Deno.test({
+  name: "Pool: a result or error too large for the ring fails only its task; the worker survives",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 1, ringBytes: 4096 });
+    const worker = await pool.apply<number>("whoAmI");
+    const error = await pool.apply("bigResult", [100_000]).catch((e) => e);
+    assert.ok(error instanceof RangeError, String(error));
+    assert.equal(
+      error.message,
+      `Cannot return the result of task "bigResult": its 100002 encoded bytes exceed the result ring's 4084 (raise ringBytes)`,
+    );
+    const big = await pool.apply("bigError", [100_000]).catch((e) => e);
+    assert.ok(big instanceof RemoteError, String(big));
+    assert.equal(big.message, "e".repeat(2048), "the message is cut to fit");
+    assert.equal(await pool.apply("bigResult", [4000]), "x".repeat(4000), "the largest that fits");
+    assert.equal(await pool.apply("whoAmI"), worker, "the same worker");
+    // Arguments are checked at submit: nothing reaches a worker.
+    await assert.rejects(
+      pool.apply("identity", ["y".repeat(10_000)]),
+      (e: unknown) => e instanceof RangeError && /exceed the ring's 4084/.test(e.message),
+    );
+    assert.throws(() => pool.applyAsync("identity", ["y".repeat(10_000)]), RangeError);
+    assert.equal(await pool.apply("whoAmI"), worker);
+  },
+});
+
+Deno.test({
+  name: "Pool: an input iterable that throws partway delivers the values before it, then its error",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 2 });
+    function* bad(): Generator<number> {
+      yield 1;
+      yield 2;
+      throw new Error("iter boom");
+    }
+    const ordered: number[] = [];
+    await assert.rejects(async () => {
+      for await (const x of pool.imap<number>("square", bad())) ordered.push(x);
+    }, /iter boom/);
+    assert.deepEqual(ordered, [1, 4]);
+    const unordered: number[] = [];
+    await assert.rejects(async () => {
+      for await (const x of pool.imapUnordered<number>("square", bad())) unordered.push(x);
+    }, /iter boom/);
+    assert.deepEqual(unordered.sort(), [1, 4]);
+    await assert.rejects(pool.map("square", bad()), /iter boom/);
+    // A failed task before the input's failure comes first (input order).
+    await assert.rejects(
+      pool.map(
+        "failOn3",
+        (function* () {
+          yield 3;
+          throw new Error("iter boom");
+        })(),
+      ),
+      /bad item 3/,
+    );
+    assert.equal(await pool.apply("square", [7]), 49);
+  },
+});
+
+Deno.test({
+  name: "Pool: task arguments that cannot arrive as themselves are TypeErrors at submit",
+  ...T,
+  fn: async () => {
+    const pool = new Pool({ module: TASKS, size: 1 });
+    try {
+      await assert.rejects(
+        pool.apply("identity", [new Mutex()]),
+        (e: unknown) =>
+          e instanceof TypeError &&
+          e.message ===
+            `Cannot submit task "identity": args[0] is a Mutex: task arguments cannot carry primitives (pass them to the workers with initArgs)`,
+      );
+      await assert.rejects(
+        pool.apply("identity", [{ nested: [1, pool] }]),
+        (e: unknown) =>
+          e instanceof TypeError &&
+          e.message ===
+            `Cannot submit task "identity": args[0].nested[1] is a Pool, which cannot be sent to another thread or process`,
+      );
+      assert.throws(() => pool.applyAsync("identity", [new Map([["k", new Mutex()]])]), TypeError);
+      await assert.rejects(pool.map("identity", [1, new Event()]), TypeError);
+      const returned = await pool.apply("returnMutex").catch((e) => e);
+      assert.ok(returned instanceof RemoteError && returned.remoteName === "TypeError");
+      assert.match(returned.message, /its value is a Mutex: task results cannot carry primitives/);
+      assert.throws(
+        () => new Pool({ module: TASKS, size: 1, initArgs: [pool] }),
+        (e: unknown) => e instanceof TypeError && /initArgs\[0\] is a Pool/.test(e.message),
+      );
+      const worker = new WorkerProcess({ module: TASKS, fn: "identity", args: [[pool]] });
+      assert.throws(
+        () => worker.start(),
+        (e: unknown) => e instanceof TypeError && /args\[0\]\[0\] is a Pool/.test(e.message),
+      );
+      assert.equal(worker.isAlive, false);
+      assert.equal(await pool.apply("square", [3]), 9, "the pool goes on");
+    } finally {
+      await pool.terminate();
+    }
+  },
+});
+
+Deno.test({
+  name: "Pool: -0 survives the JSON fast path, alone and nested",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 1 });
+    assert.ok(Object.is(await pool.apply("identity", [-0]), -0));
+    const nested = await pool.apply<{ a: number[] }>("identity", [{ a: [1, -0] }]);
+    assert.ok(Object.is(nested.a[1], -0));
+    assert.ok(Object.is(await pool.apply("identity", [0]), 0));
+  },
+});
+
+Deno.test({
+  name: "Pool: remote errors keep a thrown object's message, the subclass name and own data",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 1 });
+    const plain = await pool.apply("throwObject").catch((e) => e);
+    assert.ok(plain instanceof RemoteError);
+    assert.equal(plain.message, "obj msg");
+    assert.equal(plain.remoteName, "Error");
+    assert.equal((plain as RemoteError & { code: number }).code, 42);
+    const custom = await pool.apply("throwCustom").catch((e) => e);
+    assert.ok(custom instanceof RemoteError);
+    assert.equal(custom.remoteName, "CustomError");
+    assert.equal(custom.message, "custom msg");
+    const carried = custom as RemoteError & Record<string, unknown>;
+    assert.equal(carried.code, 7);
+    assert.deepEqual(carried.detail, { retry: [1, 2], at: new Date(0) });
+    assert.equal("callback" in carried, false, "a function is not cloneable: dropped");
+    assert.match((custom.cause as Error).stack!, /throwCustom/);
+  },
+});
+
+Deno.test({
+  name: "Pool: a task ending its worker with Deno.exit fails with the exit code; the pool goes on",
+  ...T,
+  fn: async () => {
+    await using pool = new Pool({ module: TASKS, size: 1 });
+    const error = await pool.apply("denoExit", [3]).catch((e) => e);
+    assert.ok(error instanceof WorkerDiedError, String(error));
+    assert.match(error.message, /\(exit code 3\)/);
+    assert.equal(await pool.apply("square", [4]), 16);
   },
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Event } from "../primitives/event.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { openShared } from "../shm/named.ts";
+import { WorkerProcess } from "../workers/worker_process.ts";
 import { type ProcessHandle, startProcess } from "../workers/process_handle.ts";
 import { child, cleanUp, uniqueName } from "./_processes/_util.ts";
 
@@ -99,4 +100,39 @@ Deno.test("process handle: a primitive in this process's memory cannot be passed
     () => startProcess(CHILD, { args: ["echo", { lock: new Mutex() }] }),
     (error: unknown) => error instanceof TypeError && /openShared/.test(error.message),
   );
+  const worker = new WorkerProcess({ module: CHILD, fn: "x" });
+  assert.throws(
+    () => startProcess(CHILD, { args: ["echo", [worker]] }),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /args\[1\]\[0\] is a WorkerProcess, which cannot be sent/.test(error.message),
+  );
+});
+
+Deno.test({
+  name: "process handle: a join timeout of 2^31 ms or more does not expire early",
+  timeout: 30_000,
+  async fn() {
+    const name = uniqueName("handle-long");
+    const started = openShared(Event, name);
+    const processes: ProcessHandle[] = [];
+    try {
+      const sleeper = startProcess(CHILD, { args: ["sleep", started], ...quiet });
+      processes.push(sleeper);
+      assert.ok(await started.waitAsync({ timeout: 20_000 }));
+      // Timers given 2^31 ms or more fire after 1 ms: these joins must not.
+      const joins = [2 ** 31, 2 ** 40].map((timeout) => sleeper.join({ timeout }));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const soon = new Promise((resolve) => (timer = setTimeout(resolve, 300, "pending")));
+      assert.deepEqual(await Promise.all(joins.map((join) => Promise.race([join, soon]))), [
+        "pending",
+        "pending",
+      ]);
+      clearTimeout(timer);
+      sleeper.kill();
+      assert.deepEqual(await Promise.all(joins), [true, true], "they end with the process");
+    } finally {
+      await cleanUp(processes, [started], [name]);
+    }
+  },
 });

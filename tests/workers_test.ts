@@ -200,3 +200,66 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "WorkerProcess: Deno.exit(n) / process.exit(n) in a task end the worker with exit code n",
+  ...T,
+  fn: async () => {
+    for (const daemon of [false, true]) {
+      for (const [fn, code] of [["denoExit", 3], ["processExit", 4], ["denoExit", 0]] as const) {
+        const p = new WorkerProcess({ module: TASKS, fn, args: [code], daemon });
+        p.start();
+        try {
+          assert.equal(await p.joinAsync({ timeout: 10_000 }), true, `${fn}(${code}) ${daemon}`);
+          assert.equal(p.isAlive, false);
+          assert.equal(p.exitCode, code, `${fn}(${code}) daemon ${daemon}`);
+          assert.equal(p.error, undefined, "an exit is not an error");
+        } finally {
+          p.kill();
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: the remote error keeps the subclass name and own data properties",
+  ...T,
+  fn: async () => {
+    const p = new WorkerProcess({ module: TASKS, fn: "failCoded", args: ["coded"] });
+    p.start();
+    assert.equal(await p.joinAsync({ timeout: 10_000 }), true);
+    assert.equal(p.exitCode, 1);
+    const error = p.error as RemoteError & { code?: number };
+    assert.equal(error.remoteName, "CodedError");
+    assert.equal(error.message, "coded");
+    assert.equal(error.code, 7);
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: arguments that cannot arrive as themselves are TypeErrors at start",
+  fn: () => {
+    const other = new WorkerProcess({ module: TASKS, fn: "x" });
+    const inMap = new WorkerProcess({
+      module: TASKS,
+      fn: "x",
+      args: [{ locks: new Map([["a", new Mutex()]]) }],
+    });
+    assert.throws(
+      () => inMap.start(),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        e.message ===
+          `Cannot start worker ${inMap.name}: args[0].locks.get("a") is a Mutex: primitives arrive revived only in arrays and plain objects (put it in one)`,
+    );
+    const handle = new WorkerProcess({ module: TASKS, fn: "x", args: [{ other }] });
+    assert.throws(
+      () => handle.start(),
+      (e: unknown) =>
+        e instanceof TypeError && /args\[0\]\.other is a WorkerProcess/.test(e.message),
+    );
+    assert.equal(inMap.isAlive, false);
+    assert.equal(handle.id, null, "nothing started");
+  },
+});

@@ -13,7 +13,7 @@
  * | cell 2       | exit code (valid once state is EXITED)                              |
  * | cell 3       | length of the error record (0: none)                                 |
  * | cell 4       | finish claim: 0, then 1 for whichever side writes the end first      |
- * | bytes 32..   | error record: UTF-8 JSON `{name, message, stack}`, truncated to fit  |
+ * | bytes 32..   | error record: V8-serialized {@linkcode ErrorRecord}, shrunk to fit   |
  *
  * Invariant: the end (exit code, error, EXITED) is written once, by the side
  * that wins the claim compare-exchange: the worker when it unwinds, or the
@@ -22,6 +22,7 @@
  * @module
  */
 
+import { deserialize, serialize } from "node:v8";
 import type { MemoryHandle } from "../shm/memory.ts";
 import { SabMemory } from "../shm/sab_memory.ts";
 import { RemoteError } from "../primitives/errors.ts";
@@ -124,26 +125,154 @@ export function errorOf(control: SabMemory): RemoteError | undefined {
   const length = control.load(ERROR_LENGTH);
   if (length === 0) return undefined;
   const bytes = control.viewBytes(ERROR_OFFSET, length).slice();
-  const { name, message, stack } = JSON.parse(new TextDecoder().decode(bytes));
-  return new RemoteError(name, message, stack);
+  return remoteErrorOf(deserialize(bytes) as ErrorRecord);
 }
 
 /** Plain, clonable description of an error (what crosses threads). */
 export interface ErrorRecord {
-  /** `error.name`. */
+  /** `error.name`, or the constructor's name when `name` is just the inherited "Error". */
   name: string;
-  /** `error.message`. */
+  /** `error.message` (also a thrown plain object's string `message`). */
   message: string;
   /** `error.stack`, or "". */
   stack: string;
+  /** Own enumerable data properties that survive structured clone (bounded). */
+  props?: Record<string, unknown>;
 }
 
-/** Describes any thrown value as name, message and stack. */
+/** Keys a {@linkcode RemoteError} owns: carried properties never overwrite them. */
+const RESERVED_KEYS = new Set(["name", "message", "stack", "cause", "remoteName", "remoteStack"]);
+/** Most properties carried per error, and their total serialized bytes. */
+const MAX_PROPS = 16;
+const MAX_PROPS_BYTES = 4096;
+
+/**
+ * Describes any thrown value as name, message, stack and carried properties.
+ * Never throws (it runs in catch blocks whose failure would kill a worker):
+ * hostile getters and `toString`s are caught.
+ */
 export function recordError(error: unknown): ErrorRecord {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack ?? "" };
+  try {
+    if (error instanceof Error) {
+      return {
+        name: errorName(error),
+        message: String(error.message),
+        stack: typeof error.stack === "string" ? error.stack : "",
+        ...carriedProps(error),
+      };
+    }
+    if (error !== null && typeof error === "object") {
+      const { name, message } = error as { name?: unknown; message?: unknown };
+      return {
+        name: typeof name === "string" ? name : "Error",
+        message: typeof message === "string" ? message : safeString(error),
+        stack: "",
+        ...carriedProps(error),
+      };
+    }
+    return { name: "Error", message: safeString(error), stack: "" };
+  } catch {
+    return { name: "Error", message: "(an error that could not be described)", stack: "" };
   }
-  return { name: "Error", message: String(error), stack: "" };
+}
+
+/**
+ * A subclass that does not set `name` inherits "Error": its constructor's
+ * name says more (`class MyError extends Error` arrives as "MyError").
+ */
+function errorName(error: Error): string {
+  const name = typeof error.name === "string" ? error.name : "Error";
+  if (name !== "Error") return name;
+  const constructorName = (error.constructor as { name?: unknown } | undefined)?.name;
+  return typeof constructorName === "string" && constructorName !== "" ? constructorName : name;
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** The own enumerable data properties worth carrying, each checked to be cloneable. */
+function carriedProps(error: object): { props?: Record<string, unknown> } {
+  const props: Record<string, unknown> = {};
+  let count = 0;
+  let bytes = 0;
+  for (const key of Object.keys(error)) {
+    if (RESERVED_KEYS.has(key)) continue;
+    if (count === MAX_PROPS) break;
+    const descriptor = Object.getOwnPropertyDescriptor(error, key);
+    if (descriptor === undefined || !("value" in descriptor)) continue; // no getters run
+    let size: number;
+    try {
+      size = serialize(descriptor.value).length;
+    } catch {
+      continue; // not structured-cloneable
+    }
+    if (bytes + size > MAX_PROPS_BYTES) continue;
+    bytes += size;
+    props[key] = descriptor.value;
+    count++;
+  }
+  return count === 0 ? {} : { props };
+}
+
+/** The caller-side error for a record: a {@linkcode RemoteError} carrying its properties. */
+export function remoteErrorOf(record: ErrorRecord): RemoteError {
+  const error = new RemoteError(record.name, record.message, record.stack);
+  if (record.props !== undefined) {
+    for (const [key, value] of Object.entries(record.props)) {
+      if (!RESERVED_KEYS.has(key)) {
+        Object.defineProperty(error, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+    }
+  }
+  return error;
+}
+
+/**
+ * Encodes a record with `encode`, shrinking it until it takes at most
+ * `maxBytes`: first without its properties, then with a shorter message and
+ * stack. Always terminates: the last form is bounded whatever the input.
+ */
+export function fitErrorRecord<T extends { readonly length: number }>(
+  record: ErrorRecord,
+  maxBytes: number,
+  encode: (record: ErrorRecord) => T,
+): T {
+  const attempt = (candidate: ErrorRecord): T | undefined => {
+    try {
+      const encoded = encode(candidate);
+      return encoded.length <= maxBytes ? encoded : undefined;
+    } catch {
+      return undefined; // a property the encoder refuses: try without
+    }
+  };
+  const fitted = attempt(record);
+  if (fitted !== undefined) return fitted;
+  let bare: ErrorRecord = {
+    name: record.name.slice(0, 256),
+    message: record.message.slice(0, 2048),
+    stack: record.stack,
+  };
+  for (;;) {
+    const encoded = attempt(bare);
+    if (encoded !== undefined) return encoded;
+    if (bare.stack === "") break;
+    bare = { ...bare, stack: bare.stack.slice(0, bare.stack.length >> 1) };
+  }
+  return encode({
+    name: record.name.slice(0, 64),
+    message: record.message.slice(0, 256),
+    stack: "",
+  });
 }
 
 /**
@@ -153,17 +282,7 @@ export function recordError(error: unknown): ErrorRecord {
 export function finishControl(control: SabMemory, exitCode: number, error?: ErrorRecord): boolean {
   if (control.compareExchange(CLAIM, 0, 1) !== 0) return false;
   if (error !== undefined) {
-    const encoder = new TextEncoder();
-    let record = { ...error };
-    let bytes = encoder.encode(JSON.stringify(record));
-    while (bytes.length > ERROR_CAPACITY) {
-      record = {
-        ...record,
-        stack: record.stack.slice(0, record.stack.length >> 1),
-        message: record.message.slice(0, 2048),
-      };
-      bytes = encoder.encode(JSON.stringify(record));
-    }
+    const bytes = fitErrorRecord(error, ERROR_CAPACITY, (record) => serialize(record));
     control.writeBytes(ERROR_OFFSET, bytes);
     control.store(ERROR_LENGTH, bytes.length);
   }
@@ -172,3 +291,27 @@ export function finishControl(control: SabMemory, exitCode: number, error?: Erro
   control.notify(STATE);
   return true;
 }
+
+/**
+ * Runs `callback` once `ms` milliseconds have passed, never earlier: timers
+ * fire after 1 ms when given more than 2^31 - 1 ms, so a long delay is
+ * covered by a chain of shorter timers. Returns the cancel function.
+ * `Infinity` arms nothing.
+ */
+export function setLongTimeout(callback: () => void, ms: number): () => void {
+  if (ms === Infinity) return () => {};
+  const end = performance.now() + ms;
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (delay: number) => {
+    timer = setTimeout(() => {
+      const left = end - performance.now();
+      if (left > 0) arm(left);
+      else callback();
+    }, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+/** Longest delay `setTimeout` honours (a signed 32-bit count of ms). */
+const MAX_TIMER_MS = 0x7fffffff;

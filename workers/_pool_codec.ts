@@ -16,14 +16,18 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 let scratch = new Uint8Array(4096);
 
-/** Whether JSON carries `value` exactly (finite numbers, strings, booleans, null, plain arrays/objects of those). */
+/**
+ * Whether JSON carries `value` exactly (finite numbers other than -0,
+ * strings, booleans, null, plain arrays/objects of those). JSON writes -0
+ * as `0`, so a -0 anywhere sends the value down the structured path.
+ */
 function isJsonSafe(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
       return true;
     case "number":
-      return Number.isFinite(value);
+      return Number.isFinite(value) && !Object.is(value, -0);
     case "object": {
       if (value === null) return true;
       if (depth > 32) return false;

@@ -29,6 +29,7 @@ import { setCurrentOwnerId } from "../primitives/_owner.ts";
 import {
   type ErrorRecord,
   finishControl,
+  fitErrorRecord,
   INTERRUPT,
   recordError,
   RUNNING,
@@ -37,9 +38,9 @@ import {
   STATE,
   TERMINATED_EXIT_CODE,
 } from "./_control.ts";
-import { revive } from "./revive.ts";
+import { assertSendable, revive } from "./revive.ts";
 import { MAX_BATCH, type RingRecord, TaskRing } from "./_task_ring.ts";
-import { decodeValue, encodeValue } from "./_pool_codec.ts";
+import { decodeValue, encodeValue, STRUCTURED } from "./_pool_codec.ts";
 
 /** Message a worker posts once it has written its end (the parent then reaps it). */
 export const DONE_MESSAGE = "@concur/shm:done";
@@ -50,6 +51,12 @@ export const WEB_WORKER_PREFIX = "@concur/shm:";
 
 /** Result tag bit in the pool's result ring: the task threw (payload: an {@linkcode ErrorRecord}). */
 export const RESULT_ERROR = 2;
+/**
+ * Result tag bit in the pool's result ring: the task's value was too large
+ * for the ring (payload: its encoded size). Only that task fails: pushing it
+ * would have thrown in the worker and killed it.
+ */
+export const RESULT_TOO_LARGE = 4;
 
 const CLAIMED = Symbol.for("@concur/shm:runtime-claimed");
 
@@ -153,8 +160,13 @@ async function run(data: StartData): Promise<void> {
     const error = (event as ErrorEvent).error ?? (event as PromiseRejectionEvent).reason;
     end(control, data, 1, recordError(error));
   };
+  // Deno.exit(n) and node's process.exit(n) end the thread without unwinding
+  // the task; "unload" is the one thing that still runs. A web Worker has no
+  // exit event, so without this its parent would wait forever.
+  const onUnload = () => end(control, data, Deno.exitCode);
   globalThis.addEventListener("error", onUncaught);
   globalThis.addEventListener("unhandledrejection", onUncaught);
+  globalThis.addEventListener("unload", onUnload);
   control.store(STATE, RUNNING);
   let exitCode = 0;
   let error: ErrorRecord | undefined;
@@ -173,6 +185,7 @@ async function run(data: StartData): Promise<void> {
   if (interruptRequested() && exitCode === 0) exitCode = TERMINATED_EXIT_CODE;
   globalThis.removeEventListener("error", onUncaught);
   globalThis.removeEventListener("unhandledrejection", onUncaught);
+  globalThis.removeEventListener("unload", onUnload);
   end(control, data, exitCode, exitCode === TERMINATED_EXIT_CODE ? undefined : error);
 }
 
@@ -233,9 +246,27 @@ async function runPool(namespace: Record<string, unknown>, data: StartData): Pro
         let value = fn(...args);
         if (value instanceof Promise) value = await value;
         ({ flags: tag, bytes: payload } = encodeValue(value));
+        if ((tag & STRUCTURED) !== 0) {
+          assertSendable(
+            value,
+            "its value",
+            "nowhere",
+            `Cannot return the result of task "${name}"`,
+            "task results cannot carry primitives (return plain data)",
+          );
+        }
+        if (payload.length > results.maxPayload) {
+          ({ flags: tag, bytes: payload } = encodeValue(payload.length));
+          tag |= RESULT_TOO_LARGE;
+        }
       } catch (err) {
         if (interruptRequested()) throw err;
-        const encoded = encodeValue(recordError(err));
+        // Bounded to the ring, like every record pushed here: a push that
+        // can never fit throws, and would kill the worker.
+        const encoded = fitErrorRecord(recordError(err), results.maxPayload, (record) => {
+          const { flags, bytes } = encodeValue(record);
+          return { flags, bytes, length: bytes.length };
+        });
         tag = RESULT_ERROR | encoded.flags;
         payload = encoded.bytes;
       }

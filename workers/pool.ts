@@ -11,14 +11,14 @@ import type { AsyncWaitOptions } from "../shm/timeout.ts";
 import {
   ClosedError,
   ConcurrencyError,
-  RemoteError,
   TimeoutError,
   WorkerDiedError,
 } from "../primitives/errors.ts";
-import type { ErrorRecord } from "./_control.ts";
-import { RESULT_ERROR } from "./_runtime.ts";
-import { decodeValue, encodeValue } from "./_pool_codec.ts";
+import { type ErrorRecord, remoteErrorOf, setLongTimeout } from "./_control.ts";
+import { RESULT_ERROR, RESULT_TOO_LARGE } from "./_runtime.ts";
+import { decodeValue, encodeValue, STRUCTURED } from "./_pool_codec.ts";
 import { MAX_CONSUMERS, type PendingRecord, type RingRecord, TaskRing } from "./_task_ring.ts";
+import { assertSendable, NOT_SENDABLE } from "./revive.ts";
 import { toModuleUrl, WorkerProcess } from "./worker_process.ts";
 
 /**
@@ -163,7 +163,7 @@ export class AsyncResult<T> {
     const signal = options?.signal;
     if (timeout === Infinity && signal === undefined) return this.#promise;
     return new Promise<T>((resolve, reject) => {
-      const timer = timeout === Infinity ? undefined : setTimeout(() => {
+      const cancelTimer = setLongTimeout(() => {
         done();
         reject(new TimeoutError(`Cannot get result: timed out after ${timeout} ms`));
       }, timeout);
@@ -172,7 +172,7 @@ export class AsyncResult<T> {
         reject(signal!.reason);
       };
       const done = () => {
-        clearTimeout(timer);
+        cancelTimer();
         signal?.removeEventListener("abort", onAbort);
       };
       if (signal?.aborted) return onAbort();
@@ -207,6 +207,8 @@ export class AsyncResult<T> {
 }
 
 interface Pending {
+  /** The export the task runs (for messages). */
+  fn: string;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   /** The encoded task, kept to re-queue it if a worker dies before starting it. */
@@ -233,9 +235,18 @@ let pools = 0;
  *
  * Failure rules (where Python's Pool hangs):
  * - a task that throws rejects its own result with a `RemoteError` (remote
- *   stack as `cause`); the pool goes on;
- * - a worker that dies during a task rejects that task with
- *   `WorkerDiedError` and is replaced: no result stays pending forever;
+ *   stack as `cause`; `remoteName` is the error's `name`, or its class's
+ *   name when `name` is the inherited "Error"; own enumerable data
+ *   properties that structured clone carries, up to 16 and 4 KiB, are copied
+ *   onto it); the pool goes on;
+ * - a value too large for the result ring (`ringBytes`) rejects its own
+ *   result with a `RangeError` (Python's `MaybeEncodingError`); the worker
+ *   goes on. Arguments too large for the task ring are a `RangeError` at
+ *   submit, and arguments that would not arrive as themselves (a primitive,
+ *   a `Pool`, a `WorkerProcess`) a `TypeError` at submit;
+ * - a worker that dies during a task (including a task that calls
+ *   `Deno.exit`) rejects that task with `WorkerDiedError` and is replaced:
+ *   no result stays pending forever;
  * - a callback that throws rejects that result with the callback's error;
  *   later results are unaffected;
  * - `terminate()` rejects every pending task with `ClosedError`.
@@ -295,7 +306,9 @@ export class Pool implements AsyncDisposable {
    *
    * @param options Module, size, initializer...
    * @throws {RangeError} If `size` is not an integer in [1, 1024].
-   * @throws {TypeError} If `module` is not an absolute URL.
+   * @throws {TypeError} If `module` is not an absolute URL, or `initArgs`
+   * holds something that cannot reach a worker as itself (a `Pool`, a
+   * `WorkerProcess`, a primitive inside a `Map` or `Set`).
    */
   constructor(options: PoolOptions) {
     const size = options.size ?? navigator.hardwareConcurrency ?? 1;
@@ -315,6 +328,14 @@ export class Pool implements AsyncDisposable {
     this.#module = toModuleUrl(options.module);
     this.#initializer = options.initializer ?? "";
     this.#initArgs = options.initArgs ?? [];
+    // Checked once here, before any worker starts (each start would throw it).
+    assertSendable(
+      this.#initArgs,
+      "initArgs",
+      "revived",
+      "Cannot create pool",
+      "primitives arrive revived only in arrays and plain objects (put it in one)",
+    );
     this.#name = options.name ?? `Pool-${++pools}`;
     const ringBytes = options.ringBytes ?? 1 << 20;
     this.#tasks = TaskRing.create(ringBytes);
@@ -369,7 +390,12 @@ export class Pool implements AsyncDisposable {
     }
     this.#results.wakeAll(); // the collector re-checks what is pending
     if (this.#state === TERMINATED) return;
-    if (this.#state === CLOSED && process.exitCode === 0) return; // drained and closed
+    // After close(), a worker that ended normally is replaced only while
+    // tasks still wait to be claimed (it retired after maxTasksPerWorker):
+    // close() stops submissions, not the tasks already submitted. Tasks
+    // claimed by live workers need no new worker; if one of those dies, its
+    // own exit re-queues them and replaces it.
+    if (this.#state === CLOSED && process.exitCode === 0 && !this.#hasUnclaimedTasks()) return;
     // A worker that retired (maxTasksPerWorker) is simply replaced; one that
     // failed counts towards giving up if workers keep dying before any result.
     if (process.exitCode !== 0 && ++this.#deathsWithoutProgress > 2 * this.size + 2) {
@@ -386,6 +412,11 @@ export class Pool implements AsyncDisposable {
       return;
     }
     this.#spawn(slot);
+  }
+
+  /** Whether submitted tasks wait in the ring or the backlog (not yet claimed by a worker). */
+  #hasUnclaimedTasks(): boolean {
+    return this.#tasks.count > 0 || this.#backlogHead < this.#backlog.length;
   }
 
   #failAll(error: () => unknown): void {
@@ -412,11 +443,14 @@ export class Pool implements AsyncDisposable {
         this.#pending.delete(record.id);
         try {
           const value = decodeValue(record.tag, record.payload);
-          if ((record.tag & RESULT_ERROR) === 0) entry.resolve(value);
-          else {
-            const { name, message, stack } = value as ErrorRecord;
-            entry.reject(new RemoteError(name, message, stack));
-          }
+          if ((record.tag & RESULT_TOO_LARGE) !== 0) {
+            entry.reject(
+              new RangeError(
+                `Cannot return the result of task "${entry.fn}": its ${value} encoded bytes exceed the result ring's ${this.#results.maxPayload} (raise ringBytes)`,
+              ),
+            );
+          } else if ((record.tag & RESULT_ERROR) === 0) entry.resolve(value);
+          else entry.reject(remoteErrorOf(value as ErrorRecord));
         } catch (error) {
           entry.reject(error);
         }
@@ -469,6 +503,18 @@ export class Pool implements AsyncDisposable {
       throw new TypeError(`Cannot submit task: fn must be an export name, received ${typeof fn}`);
     }
     const { flags, bytes: encoded } = encodeValue([fn, args]);
+    // Only the structured path can meet objects that would arrive as
+    // something else (a primitive or a pool becomes a plain object): JSON-safe
+    // values are plain data by construction.
+    if ((flags & STRUCTURED) !== 0) {
+      assertSendable(
+        args,
+        "args",
+        "nowhere",
+        `Cannot submit task "${fn}"`,
+        "task arguments cannot carry primitives (pass them to the workers with initArgs)",
+      );
+    }
     if (encoded.length > this.#tasks.maxPayload) {
       throw new RangeError(
         `Cannot submit task "${fn}": its ${encoded.length} encoded bytes exceed the ring's ${this.#tasks.maxPayload} (raise ringBytes)`,
@@ -477,7 +523,7 @@ export class Pool implements AsyncDisposable {
     const id = (this.#nextId = (this.#nextId % 0x7fffffff) + 1);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const record = { id, tag: flags, payload: encoded.slice() };
-    this.#pending.set(id, { resolve, reject, record });
+    this.#pending.set(id, { fn, resolve, reject, record });
     // Tasks submitted in one synchronous burst reach the ring in one batch.
     this.#backlog.push(record);
     if (!this.#flushScheduled) {
@@ -497,6 +543,9 @@ export class Pool implements AsyncDisposable {
    * @throws {ClosedError} If the pool was closed or terminated.
    * @throws {RemoteError} What the task threw.
    * @throws {WorkerDiedError} If its worker died during the task.
+   * @throws {RangeError} If the encoded arguments or value exceed `ringBytes`.
+   * @throws {TypeError} If `args` holds a primitive, a `Pool` or a
+   * `WorkerProcess` (or anything structured clone refuses).
    *
    * @example
    * ```ts ignore
@@ -521,6 +570,8 @@ export class Pool implements AsyncDisposable {
    * @param options `callback` and `errorCallback`.
    * @returns The pending result.
    * @throws {ClosedError} If the pool was closed or terminated.
+   * @throws {RangeError} If the encoded arguments exceed `ringBytes`.
+   * @throws {TypeError} If `args` cannot be sent (see {@linkcode Pool.apply}).
    *
    * @example
    * ```ts ignore
@@ -554,7 +605,8 @@ export class Pool implements AsyncDisposable {
   /**
    * Runs `fn(item)` for every item; resolves with the values in input order.
    * If tasks fail, it still waits for all of them, then rejects with the
-   * first failure in input order.
+   * first failure in input order (an error iterating `items` comes after
+   * the tasks submitted before it).
    *
    * @param fn Name of an export of the pool's module.
    * @param items One argument per task.
@@ -583,16 +635,38 @@ export class Pool implements AsyncDisposable {
    */
   async starmap<T = unknown>(fn: string, argsList: Iterable<readonly unknown[]>): Promise<T[]> {
     const tasks: Promise<unknown>[] = [];
-    for (const args of argsList) tasks.push(this.#submit(fn, args));
+    const stopped = this.#submitAll(fn, argsList, (task) => tasks.push(task));
     const settled = await Promise.allSettled(tasks);
     const failed = settled.find((s) => s.status === "rejected");
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    // The input failed after the last submitted task: that is its position.
+    if (stopped !== undefined) throw stopped.error;
     return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
   }
 
   /**
+   * Submits `fn(...args)` for each item of `argsList`, handing each task to
+   * `add`. If the input (or a submission) throws partway, the tasks submitted
+   * before it go on and the error is returned, to be delivered at its
+   * position, after them (Python's `imap` does the same).
+   */
+  #submitAll(
+    fn: string,
+    argsList: Iterable<readonly unknown[]>,
+    add: (task: Promise<unknown>) => void,
+  ): { error: unknown } | undefined {
+    try {
+      for (const args of argsList) add(this.#submit(fn, args));
+    } catch (error) {
+      return { error };
+    }
+    return undefined;
+  }
+
+  /**
    * Submits `fn(item)` for every item and yields the values in input order,
-   * as soon as each next one is ready. A failed task throws at its position.
+   * as soon as each next one is ready. A failed task throws at its position;
+   * so does `items` if iterating it throws (after the values before it).
    *
    * @param fn Name of an export of the pool's module.
    * @param items One argument per task.
@@ -605,18 +679,19 @@ export class Pool implements AsyncDisposable {
    */
   async *imap<T = unknown>(fn: string, items: Iterable<unknown>): AsyncGenerator<T> {
     const tasks: Promise<unknown>[] = [];
-    for (const args of mapArgs(items)) {
-      const task = this.#submit(fn, args);
+    const stopped = this.#submitAll(fn, mapArgs(items), (task) => {
       task.catch(() => {}); // delivered in order below
       tasks.push(task);
-    }
+    });
     for (const task of tasks) yield (await task) as T;
+    if (stopped !== undefined) throw stopped.error;
   }
 
   /**
    * Submits `fn(item)` for every item and yields the values in completion
    * order (Python's `imap_unordered`). A failed task throws when its turn
-   * comes.
+   * comes; if iterating `items` throws, that error comes after the values of
+   * the tasks submitted before it.
    *
    * @param fn Name of an export of the pool's module.
    * @param items One argument per task.
@@ -631,19 +706,20 @@ export class Pool implements AsyncDisposable {
     const done: PromiseSettledResult<unknown>[] = [];
     let wake: (() => void) | undefined;
     let total = 0;
-    for (const args of mapArgs(items)) {
+    const stopped = this.#submitAll(fn, mapArgs(items), (task) => {
       total++;
-      this.#submit(fn, args).then(
+      task.then(
         (value) => done.push({ status: "fulfilled", value }),
         (reason) => done.push({ status: "rejected", reason }),
       ).finally(() => wake?.());
-    }
+    });
     for (let yielded = 0; yielded < total; yielded++) {
       while (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
       const next = done.shift()!;
       if (next.status === "rejected") throw next.reason;
       yield next.value as T;
     }
+    if (stopped !== undefined) throw stopped.error;
   }
 
   /**
@@ -732,6 +808,9 @@ export class Pool implements AsyncDisposable {
     await this.join();
   }
 }
+
+// A pool is local to its thread: structured clone would send an inert copy.
+Object.defineProperty(Pool.prototype, NOT_SENDABLE, { value: "a Pool" });
 
 function* mapArgs(items: Iterable<unknown>): Iterable<unknown[]> {
   for (const item of items) yield [item];

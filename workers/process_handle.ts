@@ -36,8 +36,10 @@
 import { releaseFileLeases } from "../shm/file_memory.ts";
 import "../shm/named.ts"; // registers the process backends for revival
 import { registerProcessOwner } from "../shm/process_owner.ts";
-import { revive } from "./revive.ts";
+import { assertSendable, NOT_SENDABLE, revive } from "./revive.ts";
 import { TimeoutError } from "../primitives/errors.ts";
+import { normalizeTimeout } from "../shm/timeout.ts";
+import { setLongTimeout } from "./_control.ts";
 
 const ARGS_PREFIX = "--concur-shm-args=";
 
@@ -174,25 +176,26 @@ export class ProcessHandle implements AsyncDisposable {
   /**
    * Waits for the process to end.
    *
-   * @param options `timeout` in ms (default: forever).
+   * @param options `timeout` in ms (default: forever; negative or `NaN`: poll).
    * @returns Whether it has ended (false: the timeout expired first).
+   * @throws {TypeError} If `timeout` is not a number.
    */
   async join(options?: { timeout?: number }): Promise<boolean> {
     releaseFileLeases(); // the child may need a file we hold on lease
     if (this.#status !== undefined) return true;
-    const timeout = options?.timeout;
-    if (timeout === undefined || timeout === Infinity) {
+    const timeout = normalizeTimeout(options?.timeout);
+    if (timeout === Infinity) {
       await this.#done;
       return true;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancel: (() => void) | undefined;
     const expired = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(0, timeout));
+      cancel = setLongTimeout(() => resolve(false), timeout);
     });
     try {
       return await Promise.race([this.#done.then(() => true), expired]);
     } finally {
-      clearTimeout(timer);
+      cancel?.();
     }
   }
 
@@ -238,13 +241,18 @@ export class ProcessHandle implements AsyncDisposable {
   }
 }
 
+// A handle is local to its process: JSON would send an empty object.
+Object.defineProperty(ProcessHandle.prototype, NOT_SENDABLE, { value: "a ProcessHandle" });
+
 /**
  * Starts `deno run` on `module` in a new process.
  *
  * @param module The module to run (a URL or path).
  * @param options Arguments, permissions, output.
  * @returns The handle.
- * @throws {TypeError} If an argument cannot cross a process boundary.
+ * @throws {TypeError} If an argument cannot cross a process boundary (a
+ * primitive not opened with `openShared`, a `Pool`, a `WorkerProcess`, a
+ * `ProcessHandle`, a primitive inside a `Map` or `Set`).
  *
  * @example
  * ```ts ignore
@@ -256,6 +264,13 @@ export class ProcessHandle implements AsyncDisposable {
  */
 export function startProcess(module: string | URL, options?: StartProcessOptions): ProcessHandle {
   const specifier = String(module);
+  assertSendable(
+    options?.args ?? [],
+    "args",
+    "revived",
+    `Cannot start process ${specifier}`,
+    "primitives arrive revived only in arrays and plain objects (put it in one)",
+  );
   const args = (options?.args ?? []).map(toProcessArgument);
   const needs = { dirs: new Set<string>(), ffi: false };
   collectMemories(args, needs);

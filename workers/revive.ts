@@ -81,6 +81,88 @@ function revivableKind(value: object): boolean {
   return typeof kind === "string" && registry.has(kind);
 }
 
+/**
+ * Marks a class whose instances must never be sent to another thread or
+ * process (`Pool`, `WorkerProcess`, `ProcessHandle`): structured clone and
+ * JSON would turn them into plain objects that look like arguments but do
+ * nothing. The property's value names the class in error messages.
+ */
+export const NOT_SENDABLE: unique symbol = Symbol.for("@concur/shm:not-sendable");
+
+/** Whether `value` is a primitive of this module (it has a handle with a kind and a memory). */
+function isPrimitive(value: object): boolean {
+  if (ArrayBuffer.isView(value)) return false;
+  const handle = (value as { handle?: { kind?: unknown; memory?: unknown } }).handle;
+  return handle !== null && typeof handle === "object" && typeof handle.kind === "string" &&
+    handle.memory !== null && typeof handle.memory === "object";
+}
+
+/**
+ * Throws a `TypeError` naming the first value in `value` (searched through
+ * arrays, plain objects, `Map`s and `Set`s; each object once) that would not
+ * arrive as itself: an instance of a {@linkcode NOT_SENDABLE} class, or a
+ * primitive of this module where `primitives` says it cannot go
+ * (`"nowhere"`; `"revived"`: only in arrays and plain objects, which is
+ * where {@linkcode toTransferable} replaces them by handles).
+ *
+ * @param value What is about to be sent.
+ * @param path How to name `value` in the message (for example `"args"`).
+ * @param primitives Where primitives of this module may appear.
+ * @param context The start of the message (`Cannot submit task "f"`).
+ * @param refusal Why a primitive cannot go there, and what to do instead.
+ */
+export function assertSendable(
+  value: unknown,
+  path: string,
+  primitives: "nowhere" | "revived",
+  context: string,
+  refusal: string,
+): void {
+  // One visit per object and per kind of position (a container reachable
+  // both where primitives are revived and inside a Map is checked for both).
+  const seen = [new Set<object>(), new Set<object>()];
+  const stack: [object, string, boolean][] = [];
+  const visit = (item: unknown, at: string, revivable: boolean) => {
+    if (item === null || typeof item !== "object") return;
+    const visited = seen[revivable ? 1 : 0];
+    if (visited.has(item)) return;
+    visited.add(item);
+    stack.push([item, at, revivable]);
+  };
+  visit(value, path, true);
+  while (stack.length > 0) {
+    const [item, at, revivable] = stack.pop()!;
+    const marker = (item as { [NOT_SENDABLE]?: unknown })[NOT_SENDABLE];
+    if (marker !== undefined) {
+      throw new TypeError(
+        `${context}: ${at} is ${String(marker)}, which cannot be sent to another thread or process`,
+      );
+    }
+    if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i--) visit(item[i], `${at}[${i}]`, revivable);
+    } else if (item instanceof Map) {
+      for (const [key, entry] of item) {
+        visit(key, `a key of ${at}`, false);
+        const name = typeof key === "string"
+          ? JSON.stringify(key)
+          : typeof key === "number"
+          ? key
+          : "…";
+        visit(entry, `${at}.get(${name})`, false);
+      }
+    } else if (item instanceof Set) {
+      for (const entry of item) visit(entry, `an element of ${at}`, false);
+    } else if (isPlainObject(item)) {
+      for (const key of Object.keys(item).reverse()) {
+        visit((item as Record<string, unknown>)[key], `${at}.${key}`, revivable);
+      }
+    } else if (isPrimitive(item) && (primitives === "nowhere" || !revivable)) {
+      const kind = (item as { handle: { kind: string } }).handle.kind;
+      throw new TypeError(`${context}: ${at} is a ${kind}: ${refusal}`);
+    }
+  }
+}
+
 /** Replaces every primitive in `value` by its handle (for posting to a worker). */
 export function toTransferable(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;

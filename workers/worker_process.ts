@@ -30,7 +30,7 @@ import {
   TERMINATED_EXIT_CODE,
 } from "./_control.ts";
 import { DONE_MESSAGE, READY_MESSAGE, WEB_WORKER_PREFIX } from "./_runtime.ts";
-import { toTransferable } from "./revive.ts";
+import { assertSendable, NOT_SENDABLE, toTransferable } from "./revive.ts";
 
 export { TERMINATED_EXIT_CODE } from "./_control.ts";
 
@@ -145,8 +145,10 @@ let created = 0;
  *
  * `exitCode` is `null` while running, `0` when `fn` returned, `1` when it
  * threw (the error, with its remote stack, is {@linkcode WorkerProcess.error}),
- * {@linkcode TERMINATED_EXIT_CODE} (-15) after `terminate()`, and
- * {@linkcode KILLED_EXIT_CODE} (-9) after `kill()`.
+ * `n` when the task called `Deno.exit(n)` or `process.exit(n)` (which end
+ * the worker thread, not the program), {@linkcode TERMINATED_EXIT_CODE}
+ * (-15) after `terminate()`, and {@linkcode KILLED_EXIT_CODE} (-9) after
+ * `kill()`.
  *
  * Termination is cooperative first: every wait of this module in the worker
  * (locks, queues, events...) throws `TerminatedError` within ~50 ms, so the
@@ -314,7 +316,9 @@ export class WorkerProcess implements AsyncDisposable {
 
   /**
    * `null` before start and while running; then 0 (returned), 1 (threw: see
-   * {@linkcode WorkerProcess.error}) or {@linkcode TERMINATED_EXIT_CODE}.
+   * {@linkcode WorkerProcess.error}), `n` (the task called `Deno.exit(n)` or
+   * `process.exit(n)`), {@linkcode TERMINATED_EXIT_CODE} or
+   * {@linkcode KILLED_EXIT_CODE}.
    *
    * @example
    * ```ts ignore
@@ -330,7 +334,10 @@ export class WorkerProcess implements AsyncDisposable {
   }
 
   /**
-   * The error the task threw (name, message, remote stack as `cause`), if it did.
+   * The error the task threw (name, message, remote stack as `cause`), if it
+   * did. `remoteName` is the error's `name`, or its class's name when `name`
+   * is the inherited "Error"; its own enumerable data properties that
+   * structured clone carries (up to 16, 4 KiB in all) are copied onto it.
    *
    * @example
    * ```ts ignore
@@ -346,6 +353,10 @@ export class WorkerProcess implements AsyncDisposable {
    * Starts the worker.
    *
    * @throws {ConcurrencyError} If it was already started.
+   * @throws {TypeError} If `args` holds something that cannot reach the
+   * worker as itself: a `Pool` or `WorkerProcess` (they belong to this
+   * thread), or a primitive inside a `Map` or `Set` (primitives are revived
+   * in arrays and plain objects only).
    *
    * @example
    * ```ts ignore
@@ -357,6 +368,13 @@ export class WorkerProcess implements AsyncDisposable {
     if (this.#control !== undefined) {
       throw new ConcurrencyError("Cannot start worker: it was already started");
     }
+    assertSendable(
+      this.#args,
+      "args",
+      "revived",
+      `Cannot start worker ${this.name}`,
+      "primitives arrive revived only in arrays and plain objects (put it in one)",
+    );
     const control = createControl();
     const id = registerOwner();
     const data: StartData = {
@@ -400,7 +418,7 @@ export class WorkerProcess implements AsyncDisposable {
       if (message === DONE_MESSAGE) void worker.terminate();
     });
     worker.on("error", (error: Error) => this.#crashed(error?.name, error?.message, error?.stack));
-    worker.on("exit", () => this.#reap());
+    worker.on("exit", (code: number) => this.#reap(code));
     return { terminate: () => void worker.terminate() };
   }
 
@@ -446,20 +464,29 @@ export class WorkerProcess implements AsyncDisposable {
     });
   }
 
-  /** The thread is gone: final bookkeeping (once). */
-  #reap(): void {
+  /**
+   * The thread is gone: final bookkeeping (once). `threadExitCode` is the
+   * node:worker_threads exit code (1 when stopped or crashed; the argument of
+   * `process.exit` or `Deno.exit` called outside the task, which the worker
+   * could not report itself).
+   */
+  #reap(threadExitCode?: number): void {
     if (this.#reaped) return;
     this.#reaped = true;
     clearTimeout(this.#grace);
     this.#grace = undefined;
     clearTimeout(this.#startup);
     markOwnerDead(this.#id!);
+    const exited = typeof threadExitCode === "number" && threadExitCode !== 0 &&
+      threadExitCode !== 1;
     finishControl(
       this.#control!,
-      this.#terminating ? TERMINATED_EXIT_CODE : 1,
+      this.#terminating ? TERMINATED_EXIT_CODE : exited ? threadExitCode : 1,
       this.#terminating ? undefined : {
         name: "WorkerDiedError",
-        message: `Worker ${this.name} ended without reporting (did its module import @concur/shm?)`,
+        message: exited
+          ? `Worker ${this.name} exited with code ${threadExitCode} before its task ran`
+          : `Worker ${this.name} ended without reporting (did its module import @concur/shm?)`,
         stack: "",
       },
     );
@@ -612,6 +639,9 @@ export class WorkerProcess implements AsyncDisposable {
     return this.#control;
   }
 }
+
+// A handle is local to its thread: structured clone would send an inert copy.
+Object.defineProperty(WorkerProcess.prototype, NOT_SENDABLE, { value: "a WorkerProcess" });
 
 /**
  * Whether the calling code runs on the main thread (not in a worker). Guard

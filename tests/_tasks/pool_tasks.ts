@@ -1,5 +1,6 @@
 /** Functions run by tests/pool_test.ts in pool workers. */
 import type { Event } from "../../primitives/event.ts";
+import { Mutex } from "../../primitives/mutex.ts";
 import { workerInfo } from "../../workers/worker_process.ts";
 
 let initialized: Int32Array | undefined;
@@ -106,4 +107,44 @@ export function maybeCrash(x: number): number | Promise<never> {
 export async function sleepyWho(ms: number): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return workerInfo()!.id;
+}
+
+/** A string of `n` characters (its encoding is n + 2 bytes of JSON). */
+export function bigResult(n: number): string {
+  return "x".repeat(n);
+}
+
+/** Throws an error whose message is `n` characters long. */
+export function bigError(n: number): never {
+  throw new Error("e".repeat(n));
+}
+
+/** Returns a primitive, which a result cannot carry. */
+export function returnMutex(): Mutex {
+  return new Mutex();
+}
+
+/** Throws a plain object with a string message and a code. */
+export function throwObject(): never {
+  throw { code: 42, message: "obj msg" };
+}
+
+/** An error subclass that does not set `name`, with own data properties. */
+export class CustomError extends Error {
+  /** A cloneable property: carried. */
+  code = 7;
+  /** Structured data: carried. */
+  detail = { retry: [1, 2], at: new Date(0) };
+  /** A function cannot be cloned: dropped. */
+  callback = () => 1;
+}
+
+/** Throws a {@linkcode CustomError}. */
+export function throwCustom(): never {
+  throw new CustomError("custom msg");
+}
+
+/** Ends the worker thread with `Deno.exit(code)` in the middle of the task. */
+export function denoExit(code: number): void {
+  Deno.exit(code);
 }

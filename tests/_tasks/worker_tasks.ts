@@ -1,4 +1,5 @@
 /** Functions run by tests/workers_test.ts and tests/robust_test.ts through WorkerProcess. */
+import process from "node:process";
 import type { Barrier } from "../../primitives/barrier.ts";
 import type { Event } from "../../primitives/event.ts";
 import { Mutex } from "../../primitives/mutex.ts";
@@ -129,4 +130,26 @@ export function waitAtBarrier(barrier: Barrier): number {
 /** {@linkcode waitAtBarrier} with the async form. */
 export async function waitAtBarrierAsync(barrier: Barrier): Promise<number> {
   return await barrier.waitAsync();
+}
+
+/** Ends the worker thread with `Deno.exit(code)` in the middle of the task. */
+export function denoExit(code: number): void {
+  Deno.exit(code);
+}
+
+/** Ends the worker thread with node's `process.exit(code)` after an await. */
+export async function processExit(code: number): Promise<void> {
+  await Promise.resolve();
+  process.exit(code);
+}
+
+/** An error subclass that does not set `name`, with an own data property. */
+export class CodedError extends Error {
+  /** Carried to the parent's `RemoteError`. */
+  code = 7;
+}
+
+/** Throws a {@linkcode CodedError}. */
+export function failCoded(message: string): never {
+  throw new CodedError(message);
 }
