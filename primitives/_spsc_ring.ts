@@ -25,8 +25,20 @@
  * Frames start on a cell. The first cell `h` says what follows:
  * - `h >>> 30 === 0`: a byte message of `h` bytes in the next
  *   `ceil(h / 4)` cells (it may wrap around the end of the circle);
- * - `h >>> 30 === 1`: a chunk of `h & 0x3fffffff` bytes of a longer message
- *   whose last chunk is an ordinary byte frame (used by pipes only);
+ * - `h >>> 30 === 1`: one part of a message longer than half the ring
+ *   (pipes only): `h & 0x1fffffff` bytes in the cells after the next one;
+ *   bit 29 marks the message's last part, and the next cell holds the ring
+ *   position (TAIL value) of the message's previous part, or the frame's own
+ *   position in the first part. So every part says which message it
+ *   belongs to and where it goes, and a reader joins a part only to the part
+ *   it took just before (positions are unique until TAIL wraps around 2^32
+ *   cells): a part naming itself starts a new message (dropping an
+ *   unfinished one, whose sender gave up: a timeout, an abort, a terminated
+ *   worker), an ordinary byte frame drops an unfinished one too, and a part
+ *   that continues nothing this reader holds (another reader object of the
+ *   same end took the start) makes the reader drop the rest of that
+ *   message, then throw {@linkcode MessageCorruptError} once (after the
+ *   last part, or before the next message if the sender gave up);
  * - `h >>> 30 === 2`: `h & 0x1fffffff` int32 numbers, one per cell;
  * - `h >>> 30 === 3`: `h & 0x1fffffff` float64 numbers, two cells each.
  * In a run's header, bit 29 says that one unused cell comes before the
@@ -73,7 +85,7 @@
 
 import type { Memory } from "../shm/memory.ts";
 import { WORD_COPY_IN_MIN } from "../shm/_cell_copy.ts";
-import { Deadline, normalizeTimeout } from "../shm/timeout.ts";
+import { normalizeTimeout } from "../shm/timeout.ts";
 import { allocateBytes } from "./_byte_pool.ts";
 import { MessageCorruptError } from "./errors.ts";
 
@@ -93,7 +105,11 @@ const KIND_BYTES = 0;
 const KIND_CHUNK = 1;
 const KIND_I32 = 2;
 const KIND_F64 = 3;
-const COUNT_MASK = 0x3fffffff;
+/** In a chunk header: this part ends its message. */
+const CHUNK_LAST = 0x20000000;
+const CHUNK_LENGTH_MASK = 0x1fffffff;
+/** Cells of a chunk frame before its bytes: the header and the previous part's position. */
+const CHUNK_HEADER_CELLS = 2;
 const RUN_COUNT_MASK = 0x1fffffff;
 const RUN_PADDED = 0x20000000;
 const I32_RUN = 0x80000000 | 0;
@@ -168,7 +184,6 @@ export type Ready = typeof Ready[keyof typeof Ready];
 
 const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pause() : () => {};
 
-const FOREVER = new Deadline(undefined);
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
 /** A frame of up to 3 cells composed here, then written into the ring. */
@@ -203,8 +218,12 @@ export class SpscRing {
       undefined,
     ];
   readonly #viewedCells: [Int32Array | undefined, Int32Array | undefined] = [undefined, undefined];
-  /** Chunks of a long message received so far (consumer side). */
-  #chunks: Uint8Array[] = [];
+  /** Parts of the chunked message being joined (consumer side). */
+  #parts: Uint8Array[] = [];
+  /** Ring position of the last part taken of a chunked message in progress; NaN if none. */
+  #partAt = NaN;
+  /** Whether the message in progress is being dropped (this reader did not take its start). */
+  #dropping = false;
 
   constructor(memory: Memory, baseCell: number, capacityCells: number) {
     this.memory = memory;
@@ -370,13 +389,13 @@ export class SpscRing {
     }
   }
 
-  /** Pushes one byte frame if it fits now (header `header`, defaulting to its length). */
-  tryPushBytes(bytes: Uint8Array, header: number = bytes.length): boolean {
+  /** Pushes one byte frame if it fits now. */
+  tryPushBytes(bytes: Uint8Array): boolean {
     const m = this.memory;
     let tail = m.loadPlain(this.#base + TAIL);
     const need = 1 + ((bytes.length + 3) >>> 2);
     if (this.#free(tail, need) < need) return false;
-    this.#writeHeader(tail, header);
+    this.#writeHeader(tail, bytes.length);
     this.#writePayload(tail + 1, bytes);
     tail = (tail + need) | 0;
     this.#publish(tail);
@@ -384,71 +403,93 @@ export class SpscRing {
   }
 
   /**
-   * Pushes a message, as chunks if it is larger than half the ring, waiting
-   * for room between them. The deadline applies until the first chunk is
-   * out; after that the message is completed whatever the time (only the
-   * reader's close stops it). Only pipes use chunks.
+   * Pushes one part of a chunked message if it fits now: `prev` is the ring
+   * position of the message's previous part (undefined for the first part,
+   * which names itself). Returns the part's position, or undefined if there
+   * is no room.
    */
-  pushChunked(bytes: Uint8Array, deadline: Remaining): Ready {
-    const chunk = ((this.capacity >>> 1) - 1) * 4;
-    let offset = 0;
-    while (bytes.length - offset > chunk) {
-      const part = bytes.subarray(offset, offset + chunk);
-      for (;;) {
-        if (this.tryPushBytes(part, CHUNK | chunk)) break;
-        // Once a chunk is out, the message must be completed: only the
-        // reader's close can stop it (a half message is never followed by
-        // another message).
-        const ready = this.awaitWritable(
-          SpscRing.frameCells(chunk),
-          offset === 0 ? deadline : FOREVER,
-        );
-        if (ready !== Ready.Ok) return ready;
-      }
-      offset += chunk;
-    }
-    const last = bytes.subarray(offset);
-    for (;;) {
-      if (this.tryPushBytes(last)) return Ready.Ok;
-      const ready = this.awaitWritable(
-        SpscRing.frameCells(last.length),
-        offset === 0 ? deadline : FOREVER,
-      );
-      if (ready !== Ready.Ok) return ready;
-    }
+  #tryPushPart(part: Uint8Array, last: boolean, prev: number | undefined): number | undefined {
+    const tail = this.memory.loadPlain(this.#base + TAIL);
+    const need = CHUNK_HEADER_CELLS + ((part.length + 3) >>> 2);
+    if (this.#free(tail, need) < need) return undefined;
+    this.#writeHeader(tail, CHUNK | (last ? CHUNK_LAST : 0) | part.length);
+    this.#writeHeader(tail + 1, prev ?? tail);
+    this.#writePayload(tail + CHUNK_HEADER_CELLS, part);
+    this.#publish((tail + need) | 0);
+    return tail;
   }
 
-  /** Async {@linkcode SpscRing.pushChunked}. */
+  /** Bytes of one part of a chunked message: a part takes half the ring. */
+  #partBytes(): number {
+    return ((this.capacity >>> 1) - CHUNK_HEADER_CELLS) * 4;
+  }
+
+  /**
+   * Pushes a message, waiting for room: as one byte frame if that takes at
+   * most half the ring, else as chunk frames (only pipes use them). The
+   * deadline bounds the whole push; a push that stops after some parts
+   * (deadline, the reader's close, a `TerminatedError` from a terminated
+   * worker's wait) leaves them behind, and readers drop them when the next
+   * message starts (see the module doc).
+   */
+  pushChunked(bytes: Uint8Array, deadline: Remaining): Ready {
+    if (SpscRing.frameCells(bytes.length) <= this.capacity >>> 1) {
+      for (;;) {
+        if (this.tryPushBytes(bytes)) return Ready.Ok;
+        const ready = this.awaitWritable(SpscRing.frameCells(bytes.length), deadline);
+        if (ready !== Ready.Ok) return ready;
+      }
+    }
+    const size = this.#partBytes();
+    let prev: number | undefined;
+    for (let offset = 0; offset < bytes.length; offset += size) {
+      const end = Math.min(offset + size, bytes.length);
+      const part = bytes.subarray(offset, end);
+      for (;;) {
+        const at = this.#tryPushPart(part, end === bytes.length, prev);
+        if (at !== undefined) {
+          prev = at;
+          break;
+        }
+        const need = CHUNK_HEADER_CELLS + ((part.length + 3) >>> 2);
+        const ready = this.awaitWritable(need, deadline);
+        if (ready !== Ready.Ok) return ready;
+      }
+    }
+    return Ready.Ok;
+  }
+
+  /** Async {@linkcode SpscRing.pushChunked}; the signal, like the deadline, bounds the whole push. */
   async pushChunkedAsync(
     bytes: Uint8Array,
     deadline: Remaining,
     signal: AbortSignal | undefined,
   ): Promise<Ready> {
-    const chunk = ((this.capacity >>> 1) - 1) * 4;
-    let offset = 0;
-    while (bytes.length - offset > chunk) {
-      const part = bytes.subarray(offset, offset + chunk);
+    if (SpscRing.frameCells(bytes.length) <= this.capacity >>> 1) {
       for (;;) {
-        if (this.tryPushBytes(part, CHUNK | chunk)) break;
-        const ready = await this.awaitWritableAsync(
-          SpscRing.frameCells(chunk),
-          offset === 0 ? deadline : FOREVER,
-          offset === 0 ? signal : undefined,
-        );
+        if (this.tryPushBytes(bytes)) return Ready.Ok;
+        const need = SpscRing.frameCells(bytes.length);
+        const ready = await this.awaitWritableAsync(need, deadline, signal);
         if (ready !== Ready.Ok) return ready;
       }
-      offset += chunk;
     }
-    const last = bytes.subarray(offset);
-    for (;;) {
-      if (this.tryPushBytes(last)) return Ready.Ok;
-      const ready = await this.awaitWritableAsync(
-        SpscRing.frameCells(last.length),
-        offset === 0 ? deadline : FOREVER,
-        offset === 0 ? signal : undefined,
-      );
-      if (ready !== Ready.Ok) return ready;
+    const size = this.#partBytes();
+    let prev: number | undefined;
+    for (let offset = 0; offset < bytes.length; offset += size) {
+      const end = Math.min(offset + size, bytes.length);
+      const part = bytes.subarray(offset, end);
+      for (;;) {
+        const at = this.#tryPushPart(part, end === bytes.length, prev);
+        if (at !== undefined) {
+          prev = at;
+          break;
+        }
+        const need = CHUNK_HEADER_CELLS + ((part.length + 3) >>> 2);
+        const ready = await this.awaitWritableAsync(need, deadline, signal);
+        if (ready !== Ready.Ok) return ready;
+      }
     }
+    return Ready.Ok;
   }
 
   /**
@@ -603,7 +644,9 @@ export class SpscRing {
 
   /**
    * Takes the next byte message, or returns undefined if none is complete.
-   * Throws a TypeError (taking nothing) if the next frame holds numbers.
+   * Throws a TypeError (taking nothing) if the next frame holds numbers, and
+   * a {@linkcode MessageCorruptError} once it has dropped a message whose
+   * start this reader did not take (see the module doc).
    */
   tryPopBytes(): Uint8Array | undefined {
     const m = this.memory;
@@ -613,24 +656,79 @@ export class SpscRing {
       const head = this.#at;
       const header = m.loadPlain(this.#data + (head & this.#mask));
       const kind = header >>> 30;
-      if (kind === KIND_I32 || kind === KIND_F64) {
+      if (kind === KIND_CHUNK) {
+        const message = this.#popPart(head, header, used);
+        if (message !== undefined) return message;
+        continue;
+      }
+      if (kind !== KIND_BYTES) {
         throw new TypeError("Cannot pop bytes: the next message is a number (use popNumber)");
       }
-      const length = header & COUNT_MASK;
-      const cells = 1 + ((length + 3) >>> 2);
+      // A chunked message still in progress was given up by its sender.
+      if (this.#partAt === this.#partAt) this.#endMessage();
+      const cells = 1 + ((header + 3) >>> 2);
       if (cells > used || cells > this.capacity) {
-        this.#corrupt(`a frame of ${length} bytes exceeds the ${used} cells published`);
+        this.#corrupt(`a frame of ${header} bytes exceeds the ${used} cells published`);
       }
-      const out = allocateBytes(length);
+      const out = allocateBytes(header);
       this.#readPayload(head + 1, out);
       this.#release((head + cells) | 0);
-      if (kind === KIND_BYTES) {
-        if (this.#chunks.length === 0) return out;
-        this.#chunks.push(out);
-        return this.#joinChunks();
-      }
-      this.#chunks.push(out); // a chunk: keep going
+      return out;
     }
+  }
+
+  /**
+   * Takes the part of a chunked message at `head` (see the module doc):
+   * returns the message if this part completes it, else undefined.
+   */
+  #popPart(head: number, header: number, used: number): Uint8Array | undefined {
+    const length = header & CHUNK_LENGTH_MASK;
+    const cells = CHUNK_HEADER_CELLS + ((length + 3) >>> 2);
+    if (cells > used || cells > this.capacity) {
+      this.#corrupt(`a part of ${length} bytes exceeds the ${used} cells published`);
+    }
+    const prev = this.memory.loadPlain(this.#data + ((head + 1) & this.#mask));
+    const last = (header & CHUNK_LAST) !== 0;
+    const next = (head + cells) | 0;
+    if (prev === head) {
+      // A new message: one still in progress was given up by its sender.
+      if (this.#partAt === this.#partAt) this.#endMessage();
+    } else if (prev !== this.#partAt) {
+      // It continues no message this reader holds: another reader object of
+      // this end took the start (or an earlier part). Drop it to its end.
+      this.#parts = [];
+      this.#dropping = true;
+    }
+    if (this.#dropping) {
+      this.#release(next);
+      this.#partAt = head;
+      if (last) this.#endMessage();
+      return undefined;
+    }
+    const part = allocateBytes(length);
+    this.#readPayload(head + CHUNK_HEADER_CELLS, part);
+    this.#release(next);
+    this.#parts.push(part);
+    this.#partAt = head;
+    if (!last) return undefined;
+    const message = this.#joinParts();
+    this.#endMessage();
+    return message;
+  }
+
+  /**
+   * Ends the chunked message in progress; throws {@linkcode MessageCorruptError}
+   * if it was being dropped (the frame that ended it is left in the ring).
+   */
+  #endMessage(): void {
+    this.#parts = [];
+    this.#partAt = NaN;
+    if (!this.#dropping) return;
+    this.#dropping = false;
+    throw new MessageCorruptError(
+      "Cannot read message: its start was taken by another reader object of this end " +
+        "(a receive that timed out in the middle of a long message); the rest was dropped",
+    );
   }
 
   /**
@@ -638,7 +736,7 @@ export class SpscRing {
    * once; stops early at a number frame or a chunk. Returns how many.
    */
   tryPopManyBytes(max: number, out: Uint8Array[]): number {
-    if (this.#chunks.length > 0) {
+    if (this.midMessage()) {
       const one = this.tryPopBytes();
       if (one === undefined) return 0;
       out.push(one);
@@ -675,9 +773,8 @@ export class SpscRing {
     return taken;
   }
 
-  #joinChunks(): Uint8Array {
-    const chunks = this.#chunks;
-    this.#chunks = [];
+  #joinParts(): Uint8Array {
+    const chunks = this.#parts;
     let total = 0;
     for (const chunk of chunks) total += chunk.length;
     const out = new Uint8Array(total);
@@ -689,9 +786,9 @@ export class SpscRing {
     return out;
   }
 
-  /** Whether a long message is half received (its chunks are held here). */
+  /** Whether a chunked message is in progress here (half received, or being dropped). */
   midMessage(): boolean {
-    return this.#chunks.length > 0;
+    return this.#partAt === this.#partAt;
   }
 
   /**

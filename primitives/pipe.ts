@@ -11,11 +11,23 @@
  * end 0 (the reader) drains it.
  *
  * Each direction has one writer and one reader, as the ring requires: like
- * Python's, a pipe end must not be used by two threads at once. Messages
- * longer than a ring are sent in chunks that the reader joins; once the
- * first chunk is out, `send` completes the message whatever its timeout
- * (only the reader's close stops it), so a reader never sees half a message
- * followed by another.
+ * Python's, a pipe end must not be used by two threads at once. A message
+ * that takes more than half a ring (and does not fit at once) is sent as
+ * parts that the reader joins; the common message, which fits, is one frame.
+ * Every part names the ring position of the message's previous part (the
+ * first names its own), and the last part is marked (see the frame table in
+ * `_spsc_ring.ts`), so a reader never delivers a message merged with another
+ * or cut short:
+ * - a sender that gives up in the middle of a message (its timeout or abort
+ *   signal, a `TerminatedError` in a terminated worker, the reader's close)
+ *   just stops; readers drop the unfinished message when the next one
+ *   starts, so nothing of it is delivered;
+ * - a `recv` that times out in the middle of a message keeps the parts it
+ *   took in its `PipeEnd` object, and the next `recv` on that object goes
+ *   on; if another `PipeEnd` object of the same end reads the rest instead,
+ *   its `recv` consumes that rest (waiting for it, within its timeout) and
+ *   throws {@linkcode MessageCorruptError}, and its next `recv` returns the
+ *   next message.
  *
  * Closing an end closes it for every thread holding it (there is no per-
  * thread copy to keep open, unlike Python's file descriptors): the peer reads
@@ -39,7 +51,13 @@ import { codecFor } from "./_queue_layout.ts";
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { LayoutError, PipeClosedError, TimeoutError } from "./errors.ts";
 
-const VERSION = 1;
+/**
+ * Layout version. 2: a chunk frame names its message's previous part and
+ * marks its last part (version 1 ended a chunked message with an ordinary
+ * byte frame, so a reader could not tell a message given up halfway from the
+ * next one).
+ */
+const VERSION = 2;
 const END_CLOSED = 8;
 const RINGS = 16;
 const MIN_CELLS = 16;
@@ -349,9 +367,7 @@ export class PipeEnd<T = unknown> implements Disposable {
     if (SpscRing.frameCells(bytes.length) <= out.capacity && out.tryPushBytes(bytes)) return;
     const ready = out.pushChunked(bytes, new LazyDeadline(timeout));
     if (ready === Ready.Closed) this.#outRing(verb);
-    if (ready === Ready.TimedOut) {
-      throw new TimeoutError(`Cannot ${verb}: the pipe stayed full for ${timeout} ms`);
-    }
+    if (ready === Ready.TimedOut) throw this.#sendTimedOut(verb, timeout);
   }
 
   async #sendRawAsync(
@@ -368,9 +384,13 @@ export class PipeEnd<T = unknown> implements Disposable {
       options?.signal,
     );
     if (ready === Ready.Closed) this.#outRing(verb);
-    if (ready === Ready.TimedOut) {
-      throw new TimeoutError(`Cannot ${verb}: the pipe stayed full for ${options?.timeout} ms`);
-    }
+    if (ready === Ready.TimedOut) throw this.#sendTimedOut(verb, options?.timeout);
+  }
+
+  #sendTimedOut(verb: string, timeout: number | undefined): TimeoutError {
+    return new TimeoutError(
+      `Cannot ${verb}: the pipe stayed full for ${timeout} ms (nothing of the message is delivered)`,
+    );
   }
 
   #recvRaw(timeout: number | undefined, verb: string): Uint8Array {
@@ -416,9 +436,11 @@ export class PipeEnd<T = unknown> implements Disposable {
    * full.
    *
    * @param value The value.
-   * @param options `timeout` in ms (default: forever).
+   * @param options `timeout` in ms (default: forever), for the whole message.
    * @throws {PipeClosedError} If this end or the other end is closed.
-   * @throws {TimeoutError} If the pipe stayed full for the whole timeout (nothing was sent).
+   * @throws {TimeoutError} If the pipe stayed full for the whole timeout.
+   * Nothing of the message is delivered: a long message may have been sent
+   * in part, and readers drop that part when the next message starts.
    * @throws {TypeError} If this end is read-only, or the codec cannot encode the value.
    *
    * @example
@@ -465,6 +487,11 @@ export class PipeEnd<T = unknown> implements Disposable {
    * @throws {PipeClosedError} At end of stream (the other end closed and
    * everything it sent was read), or if this end is closed.
    * @throws {TimeoutError} If nothing arrived within the timeout.
+   * @throws {MessageCorruptError} If the codec cannot decode the message, or
+   * if its start was taken by another `PipeEnd` object of this end (whose
+   * receive timed out in the middle of a long message): the rest is
+   * consumed (waited for, within the timeout) and dropped, and the next call
+   * returns the next message.
    * @throws {TypeError} If this end is write-only.
    *
    * @example
@@ -485,6 +512,8 @@ export class PipeEnd<T = unknown> implements Disposable {
    *
    * @param options `timeout` in ms.
    * @returns The bytes.
+   * @throws {MessageCorruptError} If the next message's start was taken by
+   * another `PipeEnd` object of this end (see {@linkcode PipeEnd.recv}).
    *
    * @example
    * ```ts

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { Pipe, PipeEnd, type PipeEndHandle } from "../primitives/pipe.ts";
 import { Queue } from "../primitives/queue.ts";
-import { LayoutError, PipeClosedError, TimeoutError } from "../primitives/errors.ts";
+import {
+  LayoutError,
+  MessageCorruptError,
+  PipeClosedError,
+  TimeoutError,
+} from "../primitives/errors.ts";
+import { TERMINATED_EXIT_CODE, WorkerProcess } from "../workers/worker_process.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
 
 const TASKS = new URL("./_tasks/pipe_tasks.ts", import.meta.url);
@@ -187,5 +193,137 @@ Deno.test({
       assert.deepEqual(await here.recvBytesAsync({ timeout: 10_000 }), bytes);
     }
     assert.equal(await echo, n);
+  },
+});
+
+// ------------------------------------------- messages sent in parts, cut short
+
+/** `promise`, or "pending" if it has not settled after `ms` (so a regression fails, not hangs). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"pending">((resolve) =>
+    timer = setTimeout(() => resolve("pending"), ms)
+  );
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** `n` bytes that differ from their neighbours and from other seeds. */
+function seeded(n: number, seed: number): Uint8Array {
+  return new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
+}
+
+Deno.test({
+  name: "Pipe: a writer terminated in the middle of a long message: the next message arrives alone",
+  timeout: 30_000,
+  async fn() {
+    const [r, w] = Pipe({ capacity: 64, duplex: false });
+    // Twice: followed by a short message (one frame), then by a long one (parts).
+    for (const next of [new Uint8Array([1, 2, 3]), seeded(500, 1)]) {
+      const writer = new WorkerProcess({
+        module: TASKS,
+        fn: "sendFilled",
+        args: [w, 1000, 0xaa],
+      });
+      writer.start();
+      try {
+        // The first parts are out (nobody reads: the ring fills, the send waits).
+        assert.equal(await r.pollAsync({ timeout: 10_000 }), true);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        writer.terminate();
+        assert.equal(await writer.joinAsync({ timeout: 5_000 }), true);
+        assert.equal(writer.exitCode, TERMINATED_EXIT_CODE);
+      } finally {
+        writer.kill();
+        await writer.joinAsync();
+      }
+      const sent = w.sendBytesAsync(next, { timeout: 5_000 });
+      assert.deepEqual(await r.recvBytesAsync({ timeout: 5_000 }), next);
+      await sent;
+      assert.equal(r.poll(), false, "nothing of the dead message is left");
+    }
+    const big = seeded(1000, 2);
+    const sent = w.sendBytesAsync(big, { timeout: 5_000 });
+    assert.deepEqual(await r.recvBytesAsync({ timeout: 5_000 }), big);
+    await sent;
+  },
+});
+
+Deno.test("Pipe: a message whose start another PipeEnd object took is a MessageCorruptError, never truncated", async () => {
+  const [a, b] = Pipe({ capacity: 64 });
+  const big = seeded(1000, 3);
+  // One object: a receive that times out mid-message keeps its parts, the next one goes on.
+  let sent = a.sendBytesAsync(big);
+  assert.throws(() => b.recvBytes({ timeout: 50 }), TimeoutError);
+  assert.deepEqual(await b.recvBytesAsync({ timeout: 5_000 }), big);
+  await sent;
+  // Another object of the same end reads the rest: consumed and reported, not delivered.
+  sent = a.sendBytesAsync(big);
+  assert.throws(() => b.recvBytes({ timeout: 50 }), TimeoutError);
+  const other = PipeEnd.from(b.handle);
+  const result = await within(
+    other.recvBytesAsync({ timeout: 5_000 }).then(
+      (bytes) => `a ${bytes.length}-byte message`,
+      (err: unknown) => err,
+    ),
+    6_000,
+  );
+  assert.ok(result instanceof MessageCorruptError, `got ${String(result)}`);
+  assert.match(result.message, /start was taken by another reader object/);
+  assert.equal(await within(sent, 1_000), undefined, "the sender finished: the rest was consumed");
+  assert.equal(other.poll(), false);
+  // The pipe goes on, for both objects (the first drops the parts it kept).
+  a.sendBytes(new Uint8Array([7]));
+  assert.deepEqual(other.recvBytes({ timeout: 1_000 }), new Uint8Array([7]));
+  a.sendBytes(new Uint8Array([8]));
+  assert.deepEqual(b.recvBytes({ timeout: 1_000 }), new Uint8Array([8]));
+  for (const end of [other, b]) {
+    sent = a.sendBytesAsync(big);
+    assert.deepEqual(await end.recvBytesAsync({ timeout: 5_000 }), big);
+    await sent;
+  }
+});
+
+Deno.test("Pipe: a long send's timeout and abort hold after its first part; readers drop the part sent", async () => {
+  const [a, b] = Pipe({ capacity: 64 });
+  const [result, ms] = await timed(() =>
+    within(
+      a.sendBytesAsync(seeded(1000, 4), { timeout: 100 }).then(() => "sent", (err: unknown) => err),
+      3_000,
+    )
+  );
+  assert.ok(result instanceof TimeoutError, `got ${String(result)} after ${ms} ms`);
+  assert.ok(ms >= 99 && ms < 400, `the 100 ms send took ${ms} ms`);
+  assert.equal(b.poll(), true, "parts were sent");
+  let sent = a.sendBytesAsync(new Uint8Array([1, 2, 3]), { timeout: 5_000 });
+  assert.deepEqual(await b.recvBytesAsync({ timeout: 5_000 }), new Uint8Array([1, 2, 3]));
+  await sent;
+
+  const controller = new AbortController();
+  const aborted = a.sendBytesAsync(seeded(1000, 5), { signal: controller.signal });
+  assert.equal(b.poll(), true, "parts were sent");
+  setTimeout(() => controller.abort(), 20);
+  const outcome = await within(aborted.then(() => "sent", (err: unknown) => err), 3_000);
+  assert.ok(outcome instanceof DOMException && outcome.name === "AbortError", String(outcome));
+  const big = seeded(1000, 6);
+  sent = a.sendBytesAsync(big, { timeout: 5_000 });
+  assert.deepEqual(await b.recvBytesAsync({ timeout: 5_000 }), big);
+  await sent;
+  assert.equal(b.poll(), false);
+});
+
+Deno.test({
+  name: "Pipe: a blocking long send in a worker times out after its first part",
+  timeout: 30_000,
+  async fn() {
+    using group = new WorkerGroup();
+    const [r, w] = Pipe({ capacity: 64, duplex: false });
+    const sending = group.run<[string, number]>(TASKS, "sendTimed", w.handle, 1000, 100);
+    const result = await within(sending, 5_000);
+    r.close(); // unblocks a send that ignores its timeout
+    await sending.catch(() => {});
+    assert.notEqual(result, "pending", "the send ignored its timeout");
+    const [name, ms] = result as [string, number];
+    assert.equal(name, "TimeoutError");
+    assert.ok(ms >= 99 && ms < 400, `the 100 ms send took ${ms} ms`);
   },
 });

@@ -1,6 +1,8 @@
 /** Functions run inside workers by tests/pipe_test.ts. */
 import { PipeEnd, type PipeEndHandle } from "../../primitives/pipe.ts";
 import { PipeClosedError } from "../../primitives/errors.ts";
+// The worker side of WorkerProcess (sendFilled runs in one).
+import "../../workers/worker_process.ts";
 
 /** Receives until end of stream; returns what it got. */
 export function drain(handle: PipeEndHandle): unknown[] {
@@ -50,4 +52,28 @@ export function sendSized(handle: PipeEndHandle, count: number): number {
   }
   end.close();
   return count;
+}
+
+/**
+ * Sends one message of `length` bytes, all `fill` (run by a WorkerProcess:
+ * the end arrives revived).
+ */
+export function sendFilled(end: PipeEnd, length: number, fill: number): void {
+  end.sendBytes(new Uint8Array(length).fill(fill));
+}
+
+/** Sends `length` bytes with a timeout; returns the error's name ("ok" if none) and the time taken. */
+export function sendTimed(
+  handle: PipeEndHandle,
+  length: number,
+  timeout: number,
+): [string, number] {
+  const end = PipeEnd.from(handle);
+  const start = performance.now();
+  try {
+    end.sendBytes(new Uint8Array(length), 0, length, { timeout });
+    return ["ok", performance.now() - start];
+  } catch (err) {
+    return [(err as Error).name, performance.now() - start];
+  }
 }
