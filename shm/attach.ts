@@ -30,6 +30,11 @@ export function registerMemoryBackend(
   backends.set(backend, attach);
 }
 
+/** Whether handles of `backend` can be attached in this thread (its module was imported). */
+export function hasMemoryBackend(backend: string): boolean {
+  return backends.has(backend);
+}
+
 /**
  * Attaches to the memory a handle describes.
  *

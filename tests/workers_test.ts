@@ -4,8 +4,12 @@ import { ConcurrencyError, RemoteError } from "../primitives/errors.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { RecursiveMutex } from "../primitives/recursive_mutex.ts";
 import { isMainThread, TERMINATED_EXIT_CODE, WorkerProcess } from "../workers/worker_process.ts";
+import { closeShared, openShared, unlinkShared } from "../shm/named.ts";
+import { mmapSupported } from "../shm/_libc.ts";
 
 const TASKS = new URL("./_tasks/worker_tasks.ts", import.meta.url);
+/** Loaded here, outside any test: the first mapping opens libc (a resource the sanitizer counts). */
+const PROCESS_BACKENDS = mmapSupported() ? (["mmap", "file"] as const) : (["file"] as const);
 const T = { timeout: 20_000 };
 
 Deno.test({
@@ -261,5 +265,29 @@ Deno.test({
     );
     assert.equal(inMap.isAlive, false);
     assert.equal(handle.id, null, "nothing started");
+  },
+});
+
+Deno.test({
+  name: "WorkerProcess: named objects reach a task module that imports only the main entry point",
+  ...T,
+  fn: async () => {
+    // The worker's module (tests/_tasks/worker_tasks.ts) never imports
+    // shm/process.ts, which registers the mapped and file-backed memories.
+    for (const backend of PROCESS_BACKENDS) {
+      const name = `workers-test-${backend}-${Deno.pid}`;
+      const lock = openShared(Mutex, name, { backend, create: "exclusive" });
+      try {
+        const counter = new Int32Array(new SharedArrayBuffer(4));
+        const p = new WorkerProcess({ module: TASKS, fn: "addLocked", args: [lock, counter, 100] });
+        p.start();
+        assert.equal(await p.joinAsync({ timeout: 10_000 }), true);
+        assert.equal(p.exitCode, 0, `${backend}: ${p.error?.message}`);
+        assert.equal(counter[0], 100);
+      } finally {
+        closeShared(lock);
+        unlinkShared(name);
+      }
+    }
   },
 });

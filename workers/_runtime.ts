@@ -20,7 +20,7 @@
  */
 
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { attachMemory } from "../shm/attach.ts";
+import { attachMemory, hasMemoryBackend } from "../shm/attach.ts";
 import { installInterrupt, interruptRequested, stopInterruptWatcher } from "../shm/interrupt.ts";
 import { installLivenessTable, markOwnerDead } from "../shm/liveness.ts";
 import type { ThreadOwnerLinks } from "../shm/process_owner.ts";
@@ -38,7 +38,7 @@ import {
   STATE,
   TERMINATED_EXIT_CODE,
 } from "./_control.ts";
-import { assertSendable, revive } from "./revive.ts";
+import { assertSendable, memoryBackendsIn, revive } from "./revive.ts";
 import { MAX_BATCH, type RingRecord, TaskRing } from "./_task_ring.ts";
 import { decodeValue, encodeValue, STRUCTURED } from "./_pool_codec.ts";
 
@@ -172,6 +172,7 @@ async function run(data: StartData): Promise<void> {
   let error: ErrorRecord | undefined;
   try {
     const namespace = await import(data.module) as Record<string, unknown>;
+    await importBackendsFor(data.args);
     if (data.kind === "pool") {
       await runPool(namespace, data);
     } else {
@@ -206,6 +207,21 @@ function exported(namespace: Record<string, unknown>, module: string, name: stri
     throw new TypeError(`Cannot run task: module ${module} has no exported function "${name}"`);
   }
   return fn as AnyFunction;
+}
+
+/**
+ * Named objects (mapped or file-backed memory) arrive as handles whose
+ * backend is registered only once `shm/process.ts` is imported: a task
+ * module that imports only the main entry point would otherwise fail to
+ * revive them ("unknown backend"). Loaded only when such a handle arrives.
+ */
+async function importBackendsFor(args: unknown): Promise<void> {
+  for (const backend of memoryBackendsIn(args)) {
+    if (!hasMemoryBackend(backend)) {
+      await import("../shm/process.ts");
+      return;
+    }
+  }
 }
 
 async function runPool(namespace: Record<string, unknown>, data: StartData): Promise<void> {

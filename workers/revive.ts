@@ -182,6 +182,22 @@ export function toTransferable(value: unknown): unknown {
   return out;
 }
 
+/** The memory backends of the primitive handles in `value` (as `toTransferable` left them). */
+export function memoryBackendsIn(value: unknown, found: Set<string> = new Set()): Set<string> {
+  if (value === null || typeof value !== "object") return found;
+  if (Array.isArray(value)) {
+    for (const item of value) memoryBackendsIn(item, found);
+    return found;
+  }
+  if (!isPlainObject(value)) return found;
+  if (revivableKind(value)) {
+    const backend = (value as { memory?: { backend?: unknown } }).memory?.backend;
+    if (typeof backend === "string") found.add(backend);
+  }
+  for (const item of Object.values(value)) memoryBackendsIn(item, found);
+  return found;
+}
+
 /** Replaces every primitive handle in `value` by the primitive (in the worker). */
 export function revive(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
