@@ -8,12 +8,15 @@
  * | `HEAD`      | tickets below `HEAD` have been notified (sleepers wait here) |
  * | `TAIL`      | the next ticket to hand out                                 |
  * | `CANCELLED` | `WINDOW` bits: ticket `t` (with `HEAD <= t < TAIL`) gave up  |
+ * | `OWNERS`    | `WINDOW` cells: the owner id of the thread holding ticket `t` |
  *
  * Every `wait()` takes a ticket `t = TAIL++` while it holds the lock, then
  * releases the lock and sleeps until `HEAD > t`. `notify(n)` (lock held)
  * moves `HEAD` forward over the next `n` tickets whose waiters have not given
- * up, skipping (and forgetting) cancelled ones, and wakes the sleepers on
- * `HEAD`. Tickets compare with wrap-around (`(HEAD - t) | 0 > 0`).
+ * up, skipping (and forgetting) cancelled ones and those of waiters known to
+ * be dead (a worker or process killed while it waited never settles its
+ * ticket, and would otherwise swallow a notification), and wakes the
+ * sleepers on `HEAD`. Tickets compare with wrap-around (`(HEAD - t) | 0 > 0`).
  *
  * Guarantees, and why they hold:
  * - **Exactly who was waiting.** `HEAD`, `TAIL` and the cancelled bits are
@@ -47,6 +50,7 @@
  * @module
  */
 
+import { isOwnerDead } from "../shm/liveness.ts";
 import type { Memory, MemoryHandle } from "../shm/memory.ts";
 import {
   type AsyncWaitOptions,
@@ -64,12 +68,14 @@ import {
   isMemory,
 } from "./_header.ts";
 import { NotOwnerError } from "./errors.ts";
+import { currentOwnerId } from "./_owner.ts";
 import type { LockGuard } from "./lock_guard.ts";
 import { Mutex } from "./mutex.ts";
 import { RecursiveMutex } from "./recursive_mutex.ts";
 import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
 
-const VERSION = 1;
+/** 2: the owner of each outstanding ticket is recorded (dead waiters are skipped). */
+const VERSION = 2;
 /** Tickets below HEAD are notified; sleepers wait on this cell. */
 const HEAD = HEADER_CELLS;
 /** Next ticket. */
@@ -79,7 +85,9 @@ const CANCELLED = HEADER_CELLS + 2;
 const BITMAP_CELLS = 32;
 /** How many tickets can be outstanding at once. */
 const WINDOW = BITMAP_CELLS * 32;
-const BYTE_LENGTH = HEADER_BYTES + (2 + BITMAP_CELLS) * 4;
+/** First cell of the ticket owners (one per ticket of the window). */
+const OWNERS = CANCELLED + BITMAP_CELLS;
+const BYTE_LENGTH = HEADER_BYTES + (2 + BITMAP_CELLS + WINDOW) * 4;
 
 /**
  * The structured-cloneable form of a {@linkcode Condition}: its state and its lock's.
@@ -620,6 +628,7 @@ export class Condition {
     // Pathological: WINDOW waits outstanding. Each advance passes at least
     // one ticket (a cancelled one, or the oldest live waiter, woken early).
     while (((tail - memory.load(HEAD)) | 0) >= WINDOW) this.#advance(1);
+    memory.store(OWNERS + (tail & (WINDOW - 1)), currentOwnerId());
     memory.store(TAIL, (tail + 1) | 0);
     return tail;
   }
@@ -663,6 +672,8 @@ export class Condition {
     while (head !== tail) {
       if (this.#isCancelled(head)) {
         this.#setCancelled(head, false);
+      } else if (isOwnerDead(memory.load(OWNERS + (head & (WINDOW - 1))))) {
+        // Its waiter was killed while it waited: nobody would return for it.
       } else {
         if (woken === n) break;
         woken++;

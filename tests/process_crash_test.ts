@@ -5,6 +5,7 @@
  * the lock and is told that the previous owner died.
  */
 import assert from "node:assert/strict";
+import { Condition } from "../primitives/condition.ts";
 import { Event } from "../primitives/event.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { ownerOf } from "../primitives/_futex_lock.ts";
@@ -173,6 +174,44 @@ for (const backend of BACKENDS) {
         mutex.markConsistent();
         mutex.unlock();
       });
+    },
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test({
+    name: `SIGKILL of a Condition waiter: its ticket swallows no notify (${backend})`,
+    timeout: 30_000,
+    async fn() {
+      const names = [uniqueName("crash-cond"), uniqueName("ready-a"), uniqueName("ready-b")];
+      const condition = openShared(Condition, names[0], { backend });
+      const ready = [
+        openShared(Event, names[1], { backend }),
+        openShared(Event, names[2], { backend }),
+      ];
+      const processes: ProcessHandle[] = [];
+      try {
+        for (const [i, timeout] of [[0, 30_000], [1, 10_000]]) {
+          processes.push(
+            startProcess(child("condition_wait_child.ts"), {
+              args: [condition, ready[i], timeout],
+            }),
+          );
+          assert.ok(await ready[i].waitAsync({ timeout: 20_000 }), `waiter ${i} holds the lock`);
+          // Taking the lock proves that waiter i released it in wait(): it holds a ticket.
+          assert.ok(await condition.lockAsync({ timeout: 20_000 }));
+          condition.unlock();
+        }
+        processes[0].kill();
+        await processes[0].join();
+        assert.ok(await condition.lockAsync({ timeout: 5_000 }));
+        assert.equal(condition.notify(1), 1, "one live waiter");
+        condition.unlock();
+        await processes[1].join();
+        assert.equal(processes[1].exitCode, 0, "the live waiter was notified, not timed out");
+      } finally {
+        await cleanUp(processes, [condition, ...ready], names);
+      }
     },
   });
 }
