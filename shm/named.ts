@@ -110,6 +110,12 @@ export interface OpenSharedOptions {
    * attaching, it applies to this process only.
    */
   leaseMs?: number;
+  /**
+   * For a `PipeEnd`: which end of the pipe an attacher gets (0 or
+   * 1; default: the end the creator's `construct` returned). A creator gets
+   * what its `construct` returned.
+   */
+  end?: 0 | 1;
 }
 
 /**
@@ -415,11 +421,21 @@ function attach<T extends object>(
       `Cannot open ${path}: its descriptor is not valid JSON`,
     );
   }
-  if (handle?.kind !== Kind.name) {
+  // A Pipe is made by a factory function; its ends are PipeEnd objects.
+  const storedKind = Kind.name === "PipeEnd" ? "Pipe" : Kind.name;
+  if (handle?.kind !== storedKind) {
     throw new LayoutError(
       "wrong-kind",
       `Cannot open shared ${Kind.name} "${path}": it holds a ${String(handle?.kind)}`,
     );
+  }
+  if (options?.end !== undefined) {
+    if (storedKind !== "Pipe" || (options.end !== 0 && options.end !== 1)) {
+      throw new TypeError(
+        `Cannot open shared ${Kind.name} "${path}": the end option is 0 or 1, for a PipeEnd only`,
+      );
+    }
+    handle = { ...handle, end: options.end } as PrimitiveHandle;
   }
   const opened: OpenMemory[] = [];
   capture = { opened, leaseMs: options?.leaseMs };

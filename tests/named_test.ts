@@ -8,6 +8,7 @@ import { Condition } from "../primitives/condition.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { SharedValue } from "../primitives/shared_value.ts";
 import { Semaphore } from "../primitives/semaphore.ts";
+import { Pipe, PipeEnd } from "../primitives/pipe.ts";
 import { LayoutError } from "../primitives/errors.ts";
 import type { MemoryAllocator } from "../primitives/_header.ts";
 import {
@@ -142,6 +143,37 @@ Deno.test("foreign and truncated files are a LayoutError", () => {
     Deno.removeSync(path);
   }
 });
+
+for (const backend of BACKENDS) {
+  Deno.test(`a Pipe by name: the creator's end, and either end on attach (${backend})`, () => {
+    const name = uniqueName("pipe");
+    const created = openShared(
+      PipeEnd<string>,
+      name,
+      { backend, create: "exclusive" },
+      (allocate) => Pipe<string>({ codec: "string", capacity: 256, allocate })[0],
+    );
+    const same = openShared(PipeEnd<string>, name, { create: "never" });
+    const other = openShared(PipeEnd<string>, name, { create: "never", end: 1 });
+    try {
+      assert.equal(same.handle.end, 0, "by default the end the creator got");
+      assert.equal(other.handle.end, 1);
+      created.send("ping");
+      assert.equal(other.recv({ timeout: 1000 }), "ping");
+      other.send("pong");
+      assert.equal(same.recv({ timeout: 1000 }), "pong");
+      assert.throws(
+        () => openShared(Mutex, name, { create: "never", end: 1 }),
+        LayoutError,
+        "a Pipe is not a Mutex",
+      );
+      assert.throws(() => openShared(PipeEnd, name, { create: "never", end: 2 as 0 }), TypeError);
+    } finally {
+      for (const end of [created, same, other]) closeShared(end);
+      unlinkShared(name);
+    }
+  });
+}
 
 Deno.test("a directory under the name is a LayoutError, whatever the create mode", () => {
   const name = uniqueName("a-directory");
