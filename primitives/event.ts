@@ -210,10 +210,11 @@ export class Event {
    * @returns `true` if the flag is set or was set while waiting, `false` on timeout.
    */
   wait(options?: WaitOptions): boolean {
+    // Checked before the fast path: a bad timeout is an error whether or not it would wait.
+    const timeout = normalizeTimeout(options?.timeout);
     const memory = this.#memory;
     const start = memory.load(STATE);
     if ((start & FLAG) !== 0) return true;
-    const timeout = normalizeTimeout(options?.timeout);
     if (timeout === 0) return false;
     const deadline = new Deadline(timeout);
     for (;;) {

@@ -150,11 +150,11 @@ export class Mutex {
    * @returns `true` once held, `false` if the timeout expired first.
    */
   lock(options?: WaitOptions): boolean {
+    // Checked before the fast path: a bad timeout is an error whether or not it would wait.
+    const timeout = normalizeTimeout(options?.timeout);
     const owner = currentOwnerId();
     if (this.#memory.compareExchange(STATE, 0, owner) === 0) return true;
-    return this.#settle(
-      acquireLockOutcome(this.#memory, STATE, owner, normalizeTimeout(options?.timeout)),
-    );
+    return this.#settle(acquireLockOutcome(this.#memory, STATE, owner, timeout));
   }
 
   /**

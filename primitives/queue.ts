@@ -886,6 +886,8 @@ export class Queue<T = unknown> {
    * ```
    */
   put(value: T, options?: WaitOptions): void {
+    // Checked before the fast path: a bad timeout is an error whether or not it would wait.
+    const timeout = normalizeTimeout(options?.timeout);
     const bytes = this.#encode(value);
     const batch = this.#batch;
     if (
@@ -894,7 +896,6 @@ export class Queue<T = unknown> {
         : batch(() => this.#tryPut(value, bytes))) ===
         1
     ) return;
-    const timeout = normalizeTimeout(options?.timeout);
     if (timeout === 0) throw this.#full();
     const deadline = new Deadline(timeout);
     const m = this.#memory;
@@ -1060,14 +1061,15 @@ export class Queue<T = unknown> {
    * ```
    */
   get(options?: WaitOptions): T {
+    // Checked before the fast path: a bad timeout is an error whether or not it would wait.
+    const timeout = normalizeTimeout(options?.timeout);
     const batch = this.#batch;
     const value = batch === undefined ? this.#tryGet() : batch(() => this.#tryGet());
     if (value !== EMPTY) return value;
-    return this.#getSlow(options?.timeout);
+    return this.#getSlow(timeout);
   }
 
-  #getSlow(timeoutOption: number | undefined): T {
-    const timeout = normalizeTimeout(timeoutOption);
+  #getSlow(timeout: number): T {
     if (this.#step(() => this.#closedAndDrained())) throw this.#closedGet();
     if (timeout === 0) throw this.#empty();
     const deadline = new Deadline(timeout);

@@ -213,10 +213,10 @@ export class RecursiveMutex {
    * @returns `true` once held, `false` if the timeout expired first.
    */
   lock(options?: WaitOptions): boolean {
+    // Checked before the fast path: a bad timeout is an error whether or not it would wait.
+    const timeout = normalizeTimeout(options?.timeout);
     if (this.#reenter()) return true;
-    return this.#settle(
-      acquireLockOutcome(this.#memory, STATE, currentOwnerId(), normalizeTimeout(options?.timeout)),
-    );
+    return this.#settle(acquireLockOutcome(this.#memory, STATE, currentOwnerId(), timeout));
   }
 
   /**

@@ -282,8 +282,9 @@ export class Semaphore {
    * @returns `true` once a permit is taken, `false` if the timeout expired first.
    */
   acquire(options?: WaitOptions): boolean {
-    if (this.tryAcquire()) return true;
+    // Checked before the fast path: a bad timeout is an error whether or not it would wait.
     const timeout = normalizeTimeout(options?.timeout);
+    if (this.tryAcquire()) return true;
     if (timeout === 0) return false;
     const memory = this.#memory;
     const deadline = new Deadline(timeout);

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  Event,
   LayoutError,
   LockNotHeldError,
   Mutex,
   type MutexHandle,
+  Queue,
   RecursiveMutex,
+  Semaphore,
   TimeoutError,
 } from "../mod.ts";
 import { timed, WorkerGroup } from "./_helpers.ts";
@@ -126,6 +129,28 @@ Deno.test({
       "the blocked worker got the lock while the other thread was blocked",
     );
   },
+});
+
+Deno.test("blocking calls: a timeout that is not a number is a TypeError even when they need not wait", () => {
+  const bad = { timeout: "10" as unknown as number };
+  const mutex = new Mutex();
+  assert.throws(() => mutex.lock(bad), TypeError);
+  assert.equal(mutex.locked(), false, "nothing taken");
+  const recursive = new RecursiveMutex();
+  assert.throws(() => recursive.lock(bad), TypeError);
+  assert.equal(recursive.locked(), false);
+  const semaphore = new Semaphore(1);
+  assert.throws(() => semaphore.acquire(bad), TypeError);
+  assert.equal(semaphore.value, 1);
+  const event = new Event();
+  event.set();
+  assert.throws(() => event.wait(bad), TypeError);
+  const queue = new Queue<number>(2, { codec: "number" });
+  assert.throws(() => queue.put(1, bad), TypeError);
+  assert.equal(queue.qsize(), 0);
+  queue.put(1);
+  assert.throws(() => queue.get(bad), TypeError);
+  assert.equal(queue.qsize(), 1, "nothing taken");
 });
 
 Deno.test("Mutex: reviving from bad handles throws LayoutError", () => {
