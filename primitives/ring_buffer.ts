@@ -86,8 +86,8 @@ export class RingBuffer {
    * (at least 16). A message takes 4 bytes plus its length rounded up to 4;
    * a number takes 8 (int32) or 12 (float64) bytes alone, 4 or 8 in a batch,
    * which adds a 4-byte header (and 4 bytes of padding when a batch of 16
-   * cells or more fits whole with them: they align the numbers for a faster
-   * copy).
+   * cells or more fits whole with them into a ring at least half free:
+   * they align the numbers for a faster copy).
    * @param options Where to allocate it (default: fresh shared memory).
    * @throws {RangeError} If `capacity` is not a positive integer up to 1 GiB.
    */

@@ -151,6 +151,15 @@ Deno.test("RingBuffer: a long run is padded to its source's alignment; a split r
   ring.pushNumber(1);
   ring.pushNumbers(new Int32Array(8));
   assert.equal(ring.usedBytes(), (2 + 1 + 8) * 4);
+
+  // Nor one pushed with less than half the ring free.
+  const full = new RingBuffer(1024);
+  const fullCells = new Int32Array(full.handle.memory.buffer!);
+  full.pushNumbers(new Int32Array(140)); // 256 cells free: padded (2 + 140 cells)
+  assert.equal(full.usedBytes(), 142 * 4);
+  full.pushNumbers(new Int32Array(20)); // 114 free, misaligned: unpadded all the same
+  assert.equal(fullCells[DATA + 142] >>> 0, (0x80000000 | 20) >>> 0);
+  assert.equal(full.usedBytes(), (142 + 21) * 4);
 });
 
 Deno.test("RingBuffer: tryPushNumbers pushes as many as fit, even a sliver of a full ring", () => {
