@@ -943,7 +943,8 @@ export class FileMemory implements Memory, Batching {
         if (remaining === 0) return "timed-out";
         await sleep(Math.min(delay, remaining), signal);
         delay = Math.min(delay * 2, 8);
-        const [value, sequence] = this.#poll(state, index, slot);
+        // #open(): the memory may have been closed while this wait slept.
+        const [value, sequence] = this.#poll(this.#open(), index, slot);
         if (value !== expected || sequence !== first) return "ok";
       }
     } finally {

@@ -85,6 +85,26 @@ interface SharedMapping {
 /** Mappings of this thread, by file identity. */
 const mappings = new Map<string, SharedMapping>();
 
+/** Drops one user of a mapping (a memory, or a pending async wait); the last one unmaps it. */
+function dropReference(shared: SharedMapping): void {
+  if (--shared.references === 0) {
+    mappings.delete(shared.key);
+    unmap(shared.mapping);
+  }
+}
+
+/** Wakes up to `count` waiters at `address` and takes them off their slot's count. */
+function wakeAndCount(address: number, waiters: Int32Array, slot: number, count: number): number {
+  const woken = futexWake(address, count);
+  if (woken > 0) Atomics.sub(waiters, slot, woken);
+  return woken;
+}
+
+/** The error of any use of a closed memory. */
+function closedError(path: string): RangeError {
+  return new RangeError(`Cannot use the mapped memory ${path}: it is closed`);
+}
+
 /**
  * A region of a memory-mapped shared file.
  *
@@ -206,15 +226,12 @@ export class MmapMemory implements Memory {
     // the methods only now, so the open memory's calls stay as they were.
     const path = this.path;
     const closed = (): never => {
-      throw new RangeError(`Cannot use the mapped memory ${path}: it is closed`);
+      throw closedError(path);
     };
     for (const operation of CELL_OPERATIONS) {
       Object.defineProperty(this, operation, { value: closed, configurable: true });
     }
-    if (--shared.references === 0) {
-      mappings.delete(shared.key);
-      unmap(shared.mapping);
-    }
+    dropReference(shared);
   }
 
   /** Atomically reads a cell. */
@@ -299,6 +316,11 @@ export class MmapMemory implements Memory {
     const bitset = 1 << Math.floor(Math.random() * 32);
     const waiters = this.#waiters;
     const cells = this.#cells;
+    // The wait keeps the mapping: closing the memory meanwhile must not unmap
+    // the pages this wait still reads (and a pool thread sleeps on).
+    const shared = this.#shared!;
+    shared.references++;
+    const path = this.path;
     const release = holdEventLoop();
     Atomics.add(waiters, slot, 1);
     let woken = -1; // 0 once a wake-up took us off the count
@@ -319,14 +341,16 @@ export class MmapMemory implements Memory {
         if (signal?.aborted) {
           // We may have consumed a real notify together with our own abort
           // wake-up: pass one on, so no live waiter loses its wake-up.
-          if (woken === 0) this.#wake(address, slot, 1);
+          if (woken === 0) wakeAndCount(address, waiters, slot, 1);
           throw signal.reason;
         }
         if (woken === 0) return "ok";
+        if (this.#shared === undefined) throw closedError(path);
       }
     } finally {
       signal?.removeEventListener("abort", onAbort);
       if (woken !== 0) Atomics.sub(waiters, slot, 1);
+      dropReference(shared);
       release();
     }
   }
@@ -354,9 +378,7 @@ export class MmapMemory implements Memory {
    * 0 (even negative) always makes the call.
    */
   #wake(address: number, slot: number, count: number): number {
-    const woken = futexWake(address, count);
-    if (woken > 0) Atomics.sub(this.#waiters, slot, woken);
-    return woken;
+    return wakeAndCount(address, this.#waiters, slot, count);
   }
 
   /** Copies bytes out of the region. */

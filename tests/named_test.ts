@@ -8,6 +8,8 @@ import { Condition } from "../primitives/condition.ts";
 import { Mutex } from "../primitives/mutex.ts";
 import { SharedValue } from "../primitives/shared_value.ts";
 import { Semaphore } from "../primitives/semaphore.ts";
+import { Event } from "../primitives/event.ts";
+import { pause } from "./_poll.ts";
 import { Pipe, PipeEnd } from "../primitives/pipe.ts";
 import { LayoutError } from "../primitives/errors.ts";
 import type { MemoryAllocator } from "../primitives/_header.ts";
@@ -170,6 +172,24 @@ for (const backend of BACKENDS) {
       assert.throws(() => openShared(PipeEnd, name, { create: "never", end: 2 as 0 }), TypeError);
     } finally {
       for (const end of [created, same, other]) closeShared(end);
+      unlinkShared(name);
+    }
+  });
+}
+
+for (const backend of BACKENDS) {
+  Deno.test(`closing an object while an async wait on it is pending: the wait rejects, nothing crashes (${backend})`, async () => {
+    const name = uniqueName("close-while-waiting");
+    const event = openShared(Event, name, { backend, create: "exclusive" });
+    try {
+      const pending = event.waitAsync({ timeout: 5_000 });
+      await pause(20); // lets the wait start sleeping (it rejects either way)
+      closeShared(event);
+      await assert.rejects(
+        pending,
+        (e: unknown) => e instanceof RangeError && /it is closed/.test(e.message),
+      );
+    } finally {
       unlinkShared(name);
     }
   });
