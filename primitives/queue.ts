@@ -1004,6 +1004,10 @@ export class Queue<T = unknown> {
    * @param options `timeout` in ms.
    * @throws {QueueFullError} If the timeout expired; the items before the
    * failing one were put, and `err.cause` is how many (a number).
+   * @throws {RangeError} If an item is too large, and {TypeError} if the
+   * codec cannot carry it; the items before it were put, and the message
+   * says how many (`err.cause` is the codec's or the size check's error).
+   * @throws {QueueClosedError} If the queue is (or gets) closed.
    *
    * @example
    * ```ts
@@ -1033,6 +1037,13 @@ export class Queue<T = unknown> {
           throw new QueueFullError(`Cannot put: the ${this.#kind} is full (${done} items put)`, {
             cause: done,
           });
+        }
+        if (done > 0 && (err instanceof RangeError || err instanceof TypeError)) {
+          const Kind = err instanceof RangeError ? RangeError : TypeError;
+          const before = done === 1
+            ? "the item before it was put"
+            : `the ${done} items before it were put`;
+          throw new Kind(`${err.message} (${before})`, { cause: err });
         }
         throw err;
       }

@@ -329,6 +329,16 @@ Deno.test("Queue: bad arguments are RangeError/TypeError and lose nothing", () =
   assert.equal(exact.maxMessageBytes, 5, "kept exactly, not rounded up to whole cells");
   assert.throws(() => exact.put("123456"), RangeError, "one byte over the limit");
   exact.put("12345");
+  assert.equal(exact.get(), "12345");
+  // putMany: an item that can never fit fails after the ones before it, and says how many.
+  assert.throws(
+    () => exact.putMany(["a", "123456", "c"]),
+    (e: unknown) => e instanceof RangeError && /the item before it was put/.test(e.message),
+  );
+  assert.equal(exact.qsize(), 1);
+  assert.equal(exact.get(), "a");
+  assert.throws(() => exact.putMany(["123456"]), RangeError, "the first item: a plain RangeError");
+  exact.put("12345");
   assert.equal(Queue.from<string>(exact.handle).get(), "12345", "the limit survives a revive");
   assert.throws(() => Queue.from<string>(exact.handle).put("123456"), RangeError);
 
