@@ -32,6 +32,13 @@ Deno.test({
       assert.throws(() => new Pool({ module: TASKS, size }), RangeError, `size ${size}`);
     }
     assert.throws(() => new Pool({ module: "./relative.ts" }), TypeError);
+    for (const ringBytes of [NaN, -1, 0, 1.5, 2 ** 31, "1mb" as unknown as number]) {
+      assert.throws(
+        () => new Pool({ module: TASKS, ringBytes }),
+        RangeError,
+        `ringBytes ${ringBytes}`,
+      );
+    }
   },
 });
 
@@ -469,5 +476,25 @@ Deno.test({
     assert.ok(error instanceof WorkerDiedError, String(error));
     assert.match(error.message, /\(exit code 3\)/);
     assert.equal(await pool.apply("square", [4]), 16);
+  },
+});
+
+Deno.test({
+  name: "Pool: join() takes a timeout and a signal; they end the wait, not the tasks",
+  fn: async () => {
+    const pool = new Pool({ module: TASKS, size: 1 });
+    try {
+      const slow = pool.apply("sleepy", [500, 7]);
+      pool.close();
+      assert.equal(await pool.join({ timeout: 20 }), false, "the task is still running");
+      const controller = new AbortController();
+      const aborted = pool.join({ signal: controller.signal });
+      controller.abort(new Error("stop waiting"));
+      await assert.rejects(aborted, /stop waiting/);
+      assert.equal(await slow, 7, "the task went on");
+      assert.equal(await pool.join({ timeout: 10_000 }), true);
+    } finally {
+      await pool.terminate();
+    }
   },
 });

@@ -56,7 +56,11 @@ export interface PoolOptions {
   initializer?: string;
   /** Arguments of the initializer (structured-cloneable; primitives allowed). */
   initArgs?: readonly unknown[];
-  /** Bytes of each shared ring (tasks, results); default 1 MiB. Bounds one task's encoded size. */
+  /**
+   * Bytes of each shared ring (tasks, results): an integer in [64, 2^30],
+   * rounded up to a power of two of at least 4 KiB; default 1 MiB. Bounds
+   * one task's encoded arguments and result.
+   */
   ringBytes?: number;
   /** Prefix of the workers' names (default `Pool-N`). */
   name?: string;
@@ -305,7 +309,7 @@ export class Pool implements AsyncDisposable {
    * Starts the workers.
    *
    * @param options Module, size, initializer...
-   * @throws {RangeError} If `size` is not an integer in [1, 1024].
+   * @throws {RangeError} If `size` is not an integer in [1, 1024], or `ringBytes` not one in [64, 2^30].
    * @throws {TypeError} If `module` is not an absolute URL, or `initArgs`
    * holds something that cannot reach a worker as itself (a `Pool`, a
    * `WorkerProcess`, a primitive inside a `Map` or `Set`).
@@ -338,6 +342,11 @@ export class Pool implements AsyncDisposable {
     );
     this.#name = options.name ?? `Pool-${++pools}`;
     const ringBytes = options.ringBytes ?? 1 << 20;
+    if (!Number.isInteger(ringBytes) || ringBytes < 64 || ringBytes > 1 << 30) {
+      throw new RangeError(
+        `Cannot create pool: ringBytes must be an integer in [64, 2^30], received ${ringBytes}`,
+      );
+    }
     this.#tasks = TaskRing.create(ringBytes);
     this.#results = TaskRing.create(ringBytes);
     this.#workers = new Array(size).fill(undefined);
@@ -742,19 +751,43 @@ export class Pool implements AsyncDisposable {
    * Waits for every submitted task and for the workers to exit. Call
    * {@linkcode Pool.close} (or {@linkcode Pool.terminate}) first.
    *
+   * @param options `timeout` in ms (default: forever) and an abort `signal`:
+   * they end this wait only; the tasks go on (call `terminate()` to stop them).
+   * @returns `true` once joined, `false` if the timeout expired first.
    * @throws {ConcurrencyError} If the pool is still running.
+   * @throws The signal's reason, if it aborts first.
    *
    * @example
    * ```ts ignore
    * const results = pool.map("square", [1, 2]);
    * pool.close();
-   * await pool.join(); // the two tasks are done, the workers gone
+   * await pool.join({ timeout: 10_000 }); // true: the two tasks are done, the workers gone
    * ```
    */
-  async join(): Promise<void> {
+  async join(options?: AsyncWaitOptions): Promise<boolean> {
     if (this.#state === RUNNING) {
       throw new ConcurrencyError("Cannot join pool: it is still running (close() it first)");
     }
+    const timeout = normalizeTimeout(options?.timeout);
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    const joined = this.#joinAll().then(() => true);
+    void joined.catch(() => {}); // a wait that ended first leaves nobody to see a late failure
+    if (timeout === Infinity && signal === undefined) return await joined;
+    const { promise: ended, resolve, reject } = Promise.withResolvers<boolean>();
+    const cancelTimer = setLongTimeout(() => resolve(false), timeout);
+    const onAbort = () => reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await Promise.race([joined, ended]);
+    } finally {
+      cancelTimer();
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Waits for every submitted task, then for the workers to exit. */
+  async #joinAll(): Promise<void> {
     while (this.#pending.size > 0) {
       this.#idle ??= Promise.withResolvers<void>();
       if (!this.#collecting) void this.#collect();
