@@ -1033,22 +1033,60 @@ export class Queue<T = unknown> {
       try {
         this.put(value, { timeout: deadline.remaining() });
       } catch (err) {
-        if (err instanceof QueueFullError) {
-          throw new QueueFullError(`Cannot put: the ${this.#kind} is full (${done} items put)`, {
-            cause: done,
-          });
-        }
-        if (done > 0 && (err instanceof RangeError || err instanceof TypeError)) {
-          const Kind = err instanceof RangeError ? RangeError : TypeError;
-          const before = done === 1
-            ? "the item before it was put"
-            : `the ${done} items before it were put`;
-          throw new Kind(`${err.message} (${before})`, { cause: err });
-        }
-        throw err;
+        throw this.#batchPutError(err, done);
       }
       done++;
     }
+  }
+
+  /**
+   * {@linkcode Queue.putMany} without blocking the thread: the items go in
+   * order, waiting for room as needed.
+   *
+   * @param values The items.
+   * @param options `timeout` in ms for the whole batch, and an abort `signal`.
+   * @throws {QueueFullError} If the timeout expired (`err.cause`: how many were put).
+   * @throws {RangeError} If an item is too large, and {TypeError} if the codec
+   * cannot carry it (the message says how many were put before it).
+   * @throws The signal's reason, if it aborts first (the items before were put).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(8, { codec: "number" });
+   * await queue.putManyAsync([1, 2, 3], { timeout: 1000 });
+   * console.log(await queue.getManyAsync(8)); // [ 1, 2, 3 ]
+   * ```
+   */
+  async putManyAsync(values: Iterable<T>, options?: AsyncWaitOptions): Promise<void> {
+    const deadline = new Deadline(options?.timeout);
+    let done = 0;
+    for (const value of values) {
+      try {
+        await this.putAsync(value, { timeout: deadline.remaining(), signal: options?.signal });
+      } catch (err) {
+        throw this.#batchPutError(err, done);
+      }
+      done++;
+    }
+  }
+
+  /** The error of a put that failed after `done` items of a batch went in. */
+  #batchPutError(err: unknown, done: number): unknown {
+    if (err instanceof QueueFullError) {
+      return new QueueFullError(`Cannot put: the ${this.#kind} is full (${done} items put)`, {
+        cause: done,
+      });
+    }
+    if (done > 0 && (err instanceof RangeError || err instanceof TypeError)) {
+      const Kind = err instanceof RangeError ? RangeError : TypeError;
+      const before = done === 1
+        ? "the item before it was put"
+        : `the ${done} items before it were put`;
+      return new Kind(`${err.message} (${before})`, { cause: err });
+    }
+    return err;
   }
 
   // ------------------------------------------------------------ consumers
@@ -1209,16 +1247,45 @@ export class Queue<T = unknown> {
    * ```
    */
   getMany(max: number, options?: WaitOptions): T[] {
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`Cannot get: max must be an integer >= 1, received ${max}`);
-    }
+    checkMax(max);
     const items = [this.get(options)];
-    if (items.length < max) {
-      const batch = this.#batch;
-      if (batch === undefined) this.#takeMore(items, max);
-      else batch(() => this.#takeMore(items, max));
-    }
+    this.#takeMoreBatched(items, max);
     return items;
+  }
+
+  /**
+   * {@linkcode Queue.getMany} without blocking the thread: waits for one
+   * item, then takes up to `max` of those waiting.
+   *
+   * @param max The most to take (an integer >= 1).
+   * @param options `timeout` in ms and an abort `signal`.
+   * @returns The items, oldest first (at least one).
+   * @throws {QueueEmptyError} If the timeout expired while the queue was empty.
+   * @throws {QueueClosedError} If the queue is (or gets) closed and is drained.
+   * @throws The signal's reason, if it aborts first.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(4, { codec: "number" });
+   * queue.putMany([1, 2]);
+   * console.log(await queue.getManyAsync(10, { timeout: 100 })); // [ 1, 2 ]
+   * ```
+   */
+  async getManyAsync(max: number, options?: AsyncWaitOptions): Promise<T[]> {
+    checkMax(max);
+    const items = [await this.getAsync(options)];
+    this.#takeMoreBatched(items, max);
+    return items;
+  }
+
+  /** {@linkcode Queue.#takeMore} as one batch on memories that have batches. */
+  #takeMoreBatched(items: T[], max: number): void {
+    if (items.length >= max) return;
+    const batch = this.#batch;
+    if (batch === undefined) this.#takeMore(items, max);
+    else batch(() => this.#takeMore(items, max));
   }
 
   /** Appends items that are waiting, without waiting, until `items` holds `max`. */
@@ -1248,11 +1315,37 @@ export class Queue<T = unknown> {
    * console.log(seen); // [ 1, 2 ]
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    return this.items();
+  }
+
+  /**
+   * Iterates over the items as they arrive, like `for await (... of queue)`,
+   * with an abort `signal`: the loop ends when the queue is closed and
+   * drained, and throws the signal's reason if it aborts first.
+   *
+   * @param options An abort `signal`.
+   * @returns An async iterator over the items.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "@concur/shm";
+   *
+   * const queue = new Queue<number>(4, { codec: "number" });
+   * queue.put(1);
+   * const stop = new AbortController();
+   * for await (const n of queue.items({ signal: stop.signal })) {
+   *   console.log(n); // 1
+   *   stop.abort(); // the next wait throws the reason
+   *   break;
+   * }
+   * ```
+   */
+  async *items(options?: { signal?: AbortSignal }): AsyncGenerator<T, void, undefined> {
     for (;;) {
       let value: T;
       try {
-        value = await this.getAsync();
+        value = await this.getAsync({ signal: options?.signal });
       } catch (err) {
         if (err instanceof QueueClosedError) return;
         throw err;
@@ -1411,5 +1504,11 @@ export class Queue<T = unknown> {
   /** The same for Node's `util.inspect`. */
   [NODE_INSPECT](): string {
     return this[DENO_INSPECT]();
+  }
+}
+
+function checkMax(max: number): void {
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(`Cannot get: max must be an integer >= 1, received ${max}`);
   }
 }

@@ -26,7 +26,19 @@ const BASE = 16;
 const MIN_CELLS = 4;
 const MAX_CELLS = 1 << 28;
 
-/** The structured-cloneable form of a {@linkcode RingBuffer}. */
+/**
+ * The structured-cloneable form of a {@linkcode RingBuffer}.
+ *
+ * @example
+ * ```ts
+ * import { RingBuffer, type RingBufferHandle } from "@concur/shm";
+ *
+ * const ring = new RingBuffer(64);
+ * const handle: RingBufferHandle = ring.handle; // postMessage(handle) to a worker
+ * RingBuffer.from(handle).pushNumber(3); // in the worker
+ * console.log(ring.popNumber()); // 3
+ * ```
+ */
 export type RingBufferHandle = PrimitiveHandle<"RingBuffer">;
 
 function checkMax(max: number): void {
@@ -540,6 +552,45 @@ export class RingBuffer {
   }
 
   /**
+   * {@linkcode RingBuffer.pushMany} without blocking the thread.
+   *
+   * @param messages The messages (copied).
+   * @param options `timeout` in ms for the whole batch, and an abort `signal`.
+   * @returns How many were pushed: `messages.length`, or fewer if the timeout expired.
+   * @throws {RangeError} If any message can never fit (nothing is pushed).
+   * @throws The signal's reason, if it aborts first.
+   *
+   * @example
+   * ```ts
+   * import { RingBuffer } from "@concur/shm";
+   *
+   * const ring = new RingBuffer(64);
+   * console.log(await ring.pushManyAsync([new Uint8Array(1), new Uint8Array(2)])); // 2
+   * ```
+   */
+  async pushManyAsync(
+    messages: readonly Uint8Array[],
+    options?: AsyncWaitOptions,
+  ): Promise<number> {
+    for (const bytes of messages) this.#checkMessage(bytes);
+    options?.signal?.throwIfAborted();
+    this.#checkPushable();
+    let done = this.#ring.tryPushManyBytes(messages, 0);
+    const deadline = new LazyDeadline(options?.timeout);
+    while (done < messages.length) {
+      const ready = await this.#ring.awaitWritableAsync(
+        SpscRing.frameCells(messages[done].length),
+        deadline,
+        options?.signal,
+      );
+      if (ready === Ready.Closed) this.#checkPushable();
+      if (ready === Ready.TimedOut) break;
+      done += this.#ring.tryPushManyBytes(messages, done);
+    }
+    return done;
+  }
+
+  /**
    * Takes up to `max` byte messages that are waiting now.
    *
    * @param max The most to take.
@@ -592,6 +643,42 @@ export class RingBuffer {
     const deadline = new LazyDeadline(options?.timeout);
     for (;;) {
       const ready = this.#ring.awaitReadable(deadline, spinsFor(options?.timeout));
+      if (ready === Ready.Closed) this.#throwClosedPop();
+      if (ready === Ready.TimedOut) return out;
+      if (this.#ring.tryPopManyBytes(max, out) > 0) return out;
+      if (this.#ring.nextKindCode() >= 2) {
+        throw new TypeError("Cannot pop bytes: the next message is a number (use popNumber)");
+      }
+    }
+  }
+
+  /**
+   * {@linkcode RingBuffer.popMany} without blocking the thread.
+   *
+   * @param max The most to take.
+   * @param options `timeout` in ms and an abort `signal`.
+   * @returns The messages (empty only if the timeout expired).
+   * @throws {RangeError} If `max` is not an integer >= 1.
+   * @throws {ClosedError} If the ring is (or gets) closed and is drained.
+   * @throws The signal's reason, if it aborts first.
+   *
+   * @example
+   * ```ts
+   * import { RingBuffer } from "@concur/shm";
+   *
+   * const ring = new RingBuffer(64);
+   * ring.push(new Uint8Array(1));
+   * console.log((await ring.popManyAsync(8, { timeout: 100 })).length); // 1
+   * ```
+   */
+  async popManyAsync(max: number, options?: AsyncWaitOptions): Promise<Uint8Array[]> {
+    checkMax(max);
+    options?.signal?.throwIfAborted();
+    const out: Uint8Array[] = [];
+    if (this.#ring.tryPopManyBytes(max, out) > 0) return out;
+    const deadline = new LazyDeadline(options?.timeout);
+    for (;;) {
+      const ready = await this.#ring.awaitReadableAsync(deadline, options?.signal);
       if (ready === Ready.Closed) this.#throwClosedPop();
       if (ready === Ready.TimedOut) return out;
       if (this.#ring.tryPopManyBytes(max, out) > 0) return out;
@@ -795,22 +882,76 @@ export class RingBuffer {
   pushNumbers(values: Int32Array | Float64Array, options?: WaitOptions): number {
     this.#checkArray(values, "push");
     this.#checkPushable();
-    let done = 0;
-    let deadline: LazyDeadline | undefined;
-    const perItem = values instanceof Int32Array ? 1 : 2;
-    // Push runs of at least half a ring (or the rest): pushing whatever
-    // trickles free when the ring is full would cut the batch into tiny runs.
-    const chunk = Math.max(1, ((this.#ring.capacity >>> 1) - 1) / perItem | 0);
+    let done = this.#pushRuns(values, 0);
+    let deadline: LazyDeadline | undefined; // (the fast path allocates nothing)
     while (done < values.length) {
-      const atLeast = Math.min(values.length - done, chunk);
-      const pushed = this.#ring.tryPushRun(values, done, atLeast);
-      done += pushed;
-      if (pushed > 0) continue;
       deadline ??= new LazyDeadline(options?.timeout);
-      const need = 1 + atLeast * perItem;
+      const need = this.#nextRunCells(values, done);
       const ready = this.#ring.awaitWritable(need, deadline, spinsFor(options?.timeout));
       if (ready === Ready.Closed) this.#checkPushable();
       if (ready === Ready.TimedOut) break;
+      done = this.#pushRuns(values, done);
+    }
+    return done;
+  }
+
+  /**
+   * Pushes what fits now of `values[done..]` in runs of
+   * {@linkcode RingBuffer.#nextRunCells}; returns how many are pushed in all.
+   */
+  #pushRuns(values: Int32Array | Float64Array, done: number): number {
+    while (done < values.length) {
+      const perItem = values instanceof Int32Array ? 1 : 2;
+      const atLeast = (this.#nextRunCells(values, done) - 1) / perItem;
+      const pushed = this.#ring.tryPushRun(values, done, atLeast);
+      if (pushed === 0) break;
+      done += pushed;
+    }
+    return done;
+  }
+
+  /**
+   * Cells the next run of `values[done..]` needs: at least half a ring of
+   * numbers (or the rest), since pushing whatever trickles free when the
+   * ring is full would cut the batch into tiny runs.
+   */
+  #nextRunCells(values: Int32Array | Float64Array, done: number): number {
+    const perItem = values instanceof Int32Array ? 1 : 2;
+    const chunk = Math.max(1, ((this.#ring.capacity >>> 1) - 1) / perItem | 0);
+    return 1 + Math.min(values.length - done, chunk) * perItem;
+  }
+
+  /**
+   * {@linkcode RingBuffer.pushNumbers} without blocking the thread.
+   *
+   * @param values The numbers.
+   * @param options `timeout` in ms for the whole batch, and an abort `signal`.
+   * @returns How many were pushed: `values.length`, or fewer if the timeout expired.
+   * @throws The signal's reason, if it aborts first.
+   *
+   * @example
+   * ```ts
+   * import { RingBuffer } from "@concur/shm";
+   *
+   * const ring = new RingBuffer(64);
+   * console.log(await ring.pushNumbersAsync(new Int32Array([1, 2, 3]))); // 3
+   * ```
+   */
+  async pushNumbersAsync(
+    values: Int32Array | Float64Array,
+    options?: AsyncWaitOptions,
+  ): Promise<number> {
+    this.#checkArray(values, "push");
+    options?.signal?.throwIfAborted();
+    this.#checkPushable();
+    let done = this.#pushRuns(values, 0);
+    const deadline = new LazyDeadline(options?.timeout);
+    while (done < values.length) {
+      const need = this.#nextRunCells(values, done);
+      const ready = await this.#ring.awaitWritableAsync(need, deadline, options?.signal);
+      if (ready === Ready.Closed) this.#checkPushable();
+      if (ready === Ready.TimedOut) break;
+      done = this.#pushRuns(values, done);
     }
     return done;
   }

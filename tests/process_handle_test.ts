@@ -58,7 +58,12 @@ Deno.test({
         processes.push(sleeper);
         assert.ok(await started.waitAsync({ timeout: 20_000 }));
         assert.equal(await sleeper.join({ timeout: 50 }), false);
-        assert.equal(sleeper.isAlive, true);
+        const stop = new AbortController();
+        const waiting = sleeper.join({ signal: stop.signal });
+        stop.abort(new Error("stop waiting"));
+        await assert.rejects(waiting, /stop waiting/);
+        await assert.rejects(sleeper.exited({ signal: AbortSignal.abort(new Error("no")) }), /no/);
+        assert.equal(sleeper.isAlive, true, "a wait's end is not the process's");
         if (signal === "SIGTERM") sleeper.terminate();
         else sleeper.kill();
         assert.equal(await sleeper.join({ timeout: 20_000 }), true);

@@ -660,3 +660,39 @@ Deno.test("Queue: a producer whose claim lands while another decides it is dead 
     "the dead put's slot is skipped, the other item arrives",
   );
 });
+
+Deno.test("Queue: putManyAsync/getManyAsync and items({ signal }) - batches and iteration without blocking", async () => {
+  const queue = new Queue<number>(2, { codec: "number" });
+  await assert.rejects(
+    queue.putManyAsync([1, 2, 3], { timeout: 30 }),
+    (e: unknown) => e instanceof QueueFullError && e.cause === 2,
+  );
+  assert.deepEqual(await queue.getManyAsync(10, { timeout: 100 }), [1, 2]);
+  await assert.rejects(queue.getManyAsync(1, { timeout: 10 }), QueueEmptyError);
+  await assert.rejects(queue.getManyAsync(0), RangeError);
+  // A consumer on the same event loop drains while the batch waits for room.
+  const produced = queue.putManyAsync([10, 11, 12, 13, 14], { timeout: 5_000 });
+  const seen: number[] = [];
+  while (seen.length < 5) seen.push(...await queue.getManyAsync(5, { timeout: 5_000 }));
+  await produced;
+  assert.deepEqual(seen, [10, 11, 12, 13, 14]);
+  const stop = new AbortController();
+  await queue.putManyAsync([20, 21]);
+  await assert.rejects(
+    queue.putManyAsync([22], { signal: AbortSignal.abort(new Error("no room wanted")) }),
+    /no room wanted/,
+  );
+  const iterated: number[] = [];
+  await assert.rejects(async () => {
+    for await (const n of queue.items({ signal: stop.signal })) {
+      iterated.push(n);
+      if (iterated.length === 2) stop.abort(new Error("enough"));
+    }
+  }, /enough/);
+  assert.deepEqual(iterated, [20, 21]);
+  queue.put(30);
+  queue.close();
+  const rest: number[] = [];
+  for await (const n of queue) rest.push(n);
+  assert.deepEqual(rest, [30], "for await still drains, then ends at close");
+});

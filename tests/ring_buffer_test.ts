@@ -388,3 +388,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test("RingBuffer: pushManyAsync, popManyAsync, pushNumbersAsync - batches without blocking", async () => {
+  const ring = new RingBuffer(32); // 8 cells: four 4-byte messages at a time
+  const messages = Array.from({ length: 6 }, (_, i) => new Uint8Array([i, i, i, i]));
+  const pushing = ring.pushManyAsync(messages, { timeout: 5_000 });
+  const popped: number[] = [];
+  while (popped.length < 6) {
+    for (const m of await ring.popManyAsync(6, { timeout: 5_000 })) popped.push(m[0]);
+  }
+  assert.equal(await pushing, 6);
+  assert.deepEqual(popped, [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(await ring.popManyAsync(4, { timeout: 10 }), [], "timed out: empty");
+  await assert.rejects(ring.popManyAsync(0), RangeError);
+  assert.equal(ring.pushMany(messages.slice(0, 4)), 4);
+  assert.equal(await ring.pushManyAsync([messages[4]], { timeout: 10 }), 0, "full: timed out");
+  await assert.rejects(
+    ring.pushManyAsync([messages[2]], { signal: AbortSignal.abort(new Error("stop")) }),
+    /stop/,
+  );
+  await assert.rejects(ring.pushManyAsync([new Uint8Array(100)]), RangeError);
+  assert.equal(ring.popMany(4).length, 4);
+
+  const numbers = Int32Array.from({ length: 40 }, (_, i) => i);
+  const pushingNumbers = ring.pushNumbersAsync(numbers, { timeout: 5_000 });
+  const got: number[] = [];
+  const target = new Int32Array(16);
+  while (got.length < 40) {
+    const n = await ring.popNumbersAsync(target, { timeout: 5_000 });
+    got.push(...target.subarray(0, n));
+  }
+  assert.equal(await pushingNumbers, 40);
+  assert.deepEqual(got, [...numbers]);
+  ring.close();
+  await assert.rejects(ring.pushNumbersAsync(new Int32Array(1)), ClosedError);
+});

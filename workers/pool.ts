@@ -14,7 +14,7 @@ import {
   TimeoutError,
   WorkerDiedError,
 } from "../primitives/errors.ts";
-import { type ErrorRecord, remoteErrorOf, setLongTimeout } from "./_control.ts";
+import { type ErrorRecord, remoteErrorOf, TIMED_OUT, waitWithin } from "./_control.ts";
 import { RESULT_ERROR, RESULT_TOO_LARGE } from "./_runtime.ts";
 import { decodeValue, encodeValue, STRUCTURED } from "./_pool_codec.ts";
 import { MAX_CONSUMERS, type PendingRecord, type RingRecord, TaskRing } from "./_task_ring.ts";
@@ -162,30 +162,13 @@ export class AsyncResult<T> {
    * console.log(await pool.applyAsync("square", [4]).get({ timeout: 1000 })); // 16
    * ```
    */
-  get(options?: AsyncWaitOptions): Promise<T> {
+  async get(options?: AsyncWaitOptions): Promise<T> {
     const timeout = normalizeTimeout(options?.timeout);
-    const signal = options?.signal;
-    if (timeout === Infinity && signal === undefined) return this.#promise;
-    return new Promise<T>((resolve, reject) => {
-      const cancelTimer = setLongTimeout(() => {
-        done();
-        reject(new TimeoutError(`Cannot get result: timed out after ${timeout} ms`));
-      }, timeout);
-      const onAbort = () => {
-        done();
-        reject(signal!.reason);
-      };
-      const done = () => {
-        cancelTimer();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#promise.then(
-        (value) => (done(), resolve(value)),
-        (error) => (done(), reject(error)),
-      );
-    });
+    const value = await waitWithin(this.#promise, timeout, options?.signal);
+    if (value === TIMED_OUT) {
+      throw new TimeoutError(`Cannot get result: timed out after ${timeout} ms`);
+    }
+    return value;
   }
 
   /**
@@ -769,21 +752,8 @@ export class Pool implements AsyncDisposable {
       throw new ConcurrencyError("Cannot join pool: it is still running (close() it first)");
     }
     const timeout = normalizeTimeout(options?.timeout);
-    const signal = options?.signal;
-    signal?.throwIfAborted();
-    const joined = this.#joinAll().then(() => true);
-    void joined.catch(() => {}); // a wait that ended first leaves nobody to see a late failure
-    if (timeout === Infinity && signal === undefined) return await joined;
-    const { promise: ended, resolve, reject } = Promise.withResolvers<boolean>();
-    const cancelTimer = setLongTimeout(() => resolve(false), timeout);
-    const onAbort = () => reject(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await Promise.race([joined, ended]);
-    } finally {
-      cancelTimer();
-      signal?.removeEventListener("abort", onAbort);
-    }
+    options?.signal?.throwIfAborted();
+    return await waitWithin(this.#joinAll(), timeout, options?.signal) !== TIMED_OUT;
   }
 
   /** Waits for every submitted task, then for the workers to exit. */

@@ -38,8 +38,8 @@ import "../shm/named.ts"; // registers the process backends for revival
 import { registerProcessOwner } from "../shm/process_owner.ts";
 import { assertSendable, NOT_SENDABLE, revive } from "./revive.ts";
 import { TimeoutError } from "../primitives/errors.ts";
-import { normalizeTimeout } from "../shm/timeout.ts";
-import { setLongTimeout } from "./_control.ts";
+import { type AsyncWaitOptions, normalizeTimeout } from "../shm/timeout.ts";
+import { TIMED_OUT, waitWithin } from "./_control.ts";
 
 const ARGS_PREFIX = "--concur-shm-args=";
 
@@ -176,37 +176,29 @@ export class ProcessHandle implements AsyncDisposable {
   /**
    * Waits for the process to end.
    *
-   * @param options `timeout` in ms (default: forever; negative or `NaN`: poll).
+   * @param options `timeout` in ms (default: forever; negative or `NaN`:
+   * poll) and an abort `signal` (which ends the wait, not the process).
    * @returns Whether it has ended (false: the timeout expired first).
    * @throws {TypeError} If `timeout` is not a number.
+   * @throws The signal's reason, if it aborts first.
    */
-  async join(options?: { timeout?: number }): Promise<boolean> {
+  async join(options?: AsyncWaitOptions): Promise<boolean> {
     releaseFileLeases(); // the child may need a file we hold on lease
+    options?.signal?.throwIfAborted();
     if (this.#status !== undefined) return true;
     const timeout = normalizeTimeout(options?.timeout);
-    if (timeout === Infinity) {
-      await this.#done;
-      return true;
-    }
-    let cancel: (() => void) | undefined;
-    const expired = new Promise<false>((resolve) => {
-      cancel = setLongTimeout(() => resolve(false), timeout);
-    });
-    try {
-      return await Promise.race([this.#done.then(() => true), expired]);
-    } finally {
-      cancel?.();
-    }
+    return await waitWithin(this.#done, timeout, options?.signal) !== TIMED_OUT;
   }
 
   /**
    * Waits for the process to end, or throws.
    *
-   * @param options `timeout` in ms.
+   * @param options `timeout` in ms and an abort `signal`.
    * @returns The exit code.
    * @throws {TimeoutError} If it is still running at the timeout.
+   * @throws The signal's reason, if it aborts first.
    */
-  async exited(options?: { timeout?: number }): Promise<number> {
+  async exited(options?: AsyncWaitOptions): Promise<number> {
     if (!(await this.join(options))) {
       throw new TimeoutError(
         `Process ${this.name} (${this.pid}) still runs after ${options?.timeout} ms`,
