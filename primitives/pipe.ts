@@ -530,10 +530,13 @@ export class PipeEnd<T = unknown> implements Disposable {
 
   /**
    * Whether a message (or the end of the stream) is waiting, waiting up to
-   * `timeout` for one. Takes nothing.
+   * `timeout` for one. Takes nothing. Like Python's `poll`, it sees data, not
+   * whole messages: the first part of a long message still being sent (or
+   * abandoned by a sender that gave up) counts, and `recv` then waits for
+   * the rest (or for the next message).
    *
    * @param options `timeout` in ms (default 0: answer at once).
-   * @returns `true` if `recv` would not wait.
+   * @returns `true` if data is waiting (a short message, or a part of a long one).
    *
    * @example
    * ```ts
