@@ -20,17 +20,32 @@ export const LIVENESS_SLOTS = 4096;
 /** Bytes of the table: a counter cell, then one cell per slot. */
 export const LIVENESS_TABLE_BYTES = (1 + LIVENESS_SLOTS) * 4;
 
+/** Bytes of the buffer: the table, then a random id telling tables apart. */
+const BUFFER_BYTES = LIVENESS_TABLE_BYTES + 4;
+const TABLE_ID_CELL = LIVENESS_TABLE_BYTES / 4;
+
 let buffer: SharedArrayBuffer | undefined;
+/** Whether this thread met a handle carrying a table other than its own. */
+let metOtherTable = false;
 
 /** This thread's liveness buffer, created on first use. */
 export function livenessBuffer(): SharedArrayBuffer {
-  buffer ??= new SharedArrayBuffer(LIVENESS_TABLE_BYTES);
+  if (buffer === undefined) {
+    buffer = new SharedArrayBuffer(BUFFER_BYTES);
+    new Int32Array(buffer)[TABLE_ID_CELL] = (Math.random() * 0x7fffffff | 0) || 1;
+  }
   return buffer;
 }
 
-/** Whether this code runs on the main thread (no worker global scope). */
-const IN_MAIN_THREAD =
-  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "undefined";
+/**
+ * Whether this code runs on the main thread: no worker global scope (web
+ * workers have `WorkerGlobalScope`, node:worker_threads workers under Deno
+ * only `DedicatedWorkerGlobalScope`).
+ */
+const IN_MAIN_THREAD = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope ===
+    "undefined" &&
+  typeof (globalThis as { DedicatedWorkerGlobalScope?: unknown }).DedicatedWorkerGlobalScope ===
+    "undefined";
 
 /**
  * The buffer a handle made by this thread carries, if any. The main thread
@@ -49,13 +64,29 @@ export function hasLivenessBuffer(): boolean {
 }
 
 /**
- * Adopts `candidate` as this thread's buffer if the thread has none yet
- * (`replace`: even if it has one, at the start-up of a managed worker) and
- * it looks like a table.
+ * Whether this thread has met a handle carrying another table than its own
+ * (a thread not started by this module that started workers itself before
+ * it revived a handle of the main thread's). Ids are unique only within one
+ * table, so such a thread cannot tell a dead owner from a live owner of the
+ * other table: it must presume every owner it does not see alive is alive.
+ */
+export function metOtherLivenessTable(): boolean {
+  return metOtherTable;
+}
+
+/**
+ * Adopts `candidate` as this thread's buffer if it looks like a table and
+ * the thread has none yet (`replace`: even if it has one, at the start-up
+ * of a managed worker); notes a different table (see
+ * {@linkcode metOtherLivenessTable}).
  */
 export function adoptLivenessBuffer(candidate: unknown, replace = false): void {
-  if (buffer !== undefined && !replace) return;
-  if (candidate instanceof SharedArrayBuffer && candidate.byteLength === LIVENESS_TABLE_BYTES) {
+  if (!(candidate instanceof SharedArrayBuffer) || candidate.byteLength !== BUFFER_BYTES) return;
+  if (buffer === undefined || replace) {
     buffer = candidate;
+    return;
   }
+  // Structured clone gives every copy of a buffer a new object: compare ids.
+  const own = Atomics.load(new Int32Array(buffer), TABLE_ID_CELL);
+  if (Atomics.load(new Int32Array(candidate), TABLE_ID_CELL) !== own) metOtherTable = true;
 }

@@ -52,6 +52,7 @@ import {
   LIVENESS_SLOTS,
   LIVENESS_TABLE_BYTES,
   livenessBuffer,
+  metOtherLivenessTable,
 } from "./_liveness_buffer.ts";
 
 export { LIVENESS_SLOTS };
@@ -186,7 +187,9 @@ export function isOwnerDead(id: number): boolean {
     if (known !== undefined && known.load(slotOf(id)) === id) return false;
     return oracleFor(id)?.isDead(id) ?? false;
   }
-  return known !== undefined && known.load(slotOf(id)) !== id;
+  if (known === undefined || known.load(slotOf(id)) === id) return false;
+  // Not alive in this table: dead, unless another table may have issued it.
+  return !metOtherLivenessTable();
 }
 
 /** Whether `id` is one whose death could be detected (so waits on it are sliced). */

@@ -53,6 +53,28 @@ Deno.test({
 
 Deno.test({
   name:
+    "robust Mutex: a plain worker with a liveness table of its own never takes a live holder's lock",
+  ...T,
+  fn: async () => {
+    // Its own table issued ids too: one it does not see alive may be another
+    // table's live owner, so it presumes alive.
+    using group = new WorkerGroup();
+    const lock = new Mutex();
+    const [p, never] = await startHolder("holdAndWait", lock);
+    const result = await group.run<[boolean, boolean]>(
+      MUTEX_TASKS,
+      "startWorkerThenLock",
+      lock.handle,
+      300,
+    );
+    assert.deepEqual(result, [false, false], "timed out: the holder lives");
+    never.set();
+    await p.joinAsync();
+  },
+});
+
+Deno.test({
+  name:
     "robust Mutex: holder terminated inside its critical section (no guard) → next locker gets it, ownerDied",
   ...T,
   fn: async () => {

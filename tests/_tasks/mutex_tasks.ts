@@ -1,5 +1,5 @@
 /** Functions run inside workers by tests/mutex_test.ts. */
-import { Mutex, type MutexHandle } from "../../mod.ts";
+import { Mutex, type MutexHandle, WorkerProcess } from "../../mod.ts";
 
 /** Increments a plain (non-atomic) Int32 counter `n` times, each under the mutex. */
 export function incrementLocked(handle: MutexHandle, counter: Int32Array, n: number): number {
@@ -96,4 +96,23 @@ export function lockReportingOwnerDied(handle: MutexHandle, timeout: number): [b
     mutex.unlock();
   }
   return [locked, ownerDied];
+}
+
+/**
+ * Starts (and joins) a worker of its own first, which gives this plain
+ * worker a liveness table of its own; then locks (waiting up to `timeout`)
+ * and returns [locked, ownerDied].
+ */
+export async function startWorkerThenLock(
+  handle: MutexHandle,
+  timeout: number,
+): Promise<[boolean, boolean]> {
+  const child = new WorkerProcess({
+    module: new URL("./worker_tasks.ts", import.meta.url),
+    fn: "reportInfo",
+    args: [new Int32Array(new SharedArrayBuffer(64))],
+  });
+  child.start();
+  await child.joinAsync({ timeout: 10_000 });
+  return lockReportingOwnerDied(handle, timeout);
 }
