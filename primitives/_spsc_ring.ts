@@ -58,7 +58,10 @@
  *   plain read suffices, since only its own side writes it and a hand-over
  *   of the role between threads is itself synchronised) and caches the
  *   other's (rigtorp's trick): a stale cached index only makes the ring look
- *   fuller or emptier than it is, never the reverse.
+ *   fuller (to the producer) or emptier (to the consumer) than it is, never
+ *   the reverse, as long as it is less than 2^31 cells old; an older one
+ *   (an object idle while other objects of its end moved the ring) gives a
+ *   distance outside [0, capacity], which is taken as stale and reloaded.
  * - Publication: frame cells and bytes are written first (plain writes),
  *   then TAIL is stored; the consumer loads TAIL before it reads them (plain
  *   reads: the seq-cst TAIL store and load order them). Symmetrically, the
@@ -287,7 +290,9 @@ export class SpscRing {
   /** Free cells as the producer sees them, refreshing its cached HEAD if fewer than `need`. */
   #free(tail: number, need: number): number {
     let free = this.capacity - ((tail - this.#head) | 0);
-    if (free < need) {
+    // More than the capacity: the cache is over 2^31 cells old (other
+    // objects of this end moved the ring since), and the distance wrapped.
+    if (free < need || free > this.capacity) {
       this.#head = this.memory.load(this.#base + HEAD);
       free = this.capacity - ((tail - this.#head) | 0);
     }
@@ -599,7 +604,8 @@ export class SpscRing {
   /** Cells readable as the consumer sees them, refreshing its cached TAIL if none. */
   #available(head: number): number {
     let used = (this.#tail - head) | 0;
-    if (used <= 0) {
+    // More than the capacity: a cache over 2^31 cells old (see #free).
+    if (used <= 0 || used > this.capacity) {
       this.#tail = this.memory.load(this.#base + TAIL);
       used = (this.#tail - head) | 0;
     }

@@ -423,3 +423,20 @@ Deno.test("RingBuffer: pushManyAsync, popManyAsync, pushNumbersAsync - batches w
   ring.close();
   await assert.rejects(ring.pushNumbersAsync(new Int32Array(1)), ClosedError);
 });
+
+Deno.test("RingBuffer: an object idle for over 2^31 cells of traffic reloads its cached positions", () => {
+  const ring = new RingBuffer(64); // 16 cells
+  const cells = new Int32Array(ring.handle.memory.buffer!);
+  ring.pushNumber(1);
+  assert.equal(ring.popNumber(), 1); // `ring` now caches HEAD = TAIL = 2
+  // 2^31 + 16 cells later, moved by other objects of both ends (TAIL, HEAD):
+  cells[16] = 0x80000010 | 0;
+  cells[32] = 0x80000010 | 0;
+  assert.equal(ring.tryPop(), undefined, "empty: no phantom message from a stale TAIL");
+  const other = RingBuffer.from(ring.handle);
+  assert.equal(other.tryPush(new Uint8Array(52)), true); // 14 of 16 cells
+  assert.equal(ring.tryPush(new Uint8Array(12)), false, "full: no overwrite through a stale HEAD");
+  assert.deepEqual(ring.pop(), new Uint8Array(52));
+  assert.equal(ring.tryPush(new Uint8Array([9])), true);
+  assert.deepEqual(ring.pop(), new Uint8Array([9]));
+});
