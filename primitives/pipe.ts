@@ -39,7 +39,7 @@
 
 import { type Codec, type CodecName, resolveCodec } from "../shm/codec.ts";
 import type { Memory } from "../shm/memory.ts";
-import type { AsyncWaitOptions, WaitOptions } from "../shm/timeout.ts";
+import { type AsyncWaitOptions, Deadline, type WaitOptions } from "../shm/timeout.ts";
 import {
   attachPrimitive,
   createMemory,
@@ -49,7 +49,7 @@ import {
 } from "./_header.ts";
 import { codecFor } from "./_queue_layout.ts";
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
-import { LayoutError, PipeClosedError, TimeoutError } from "./errors.ts";
+import { ConcurrencyError, LayoutError, PipeClosedError, TimeoutError } from "./errors.ts";
 
 /**
  * Layout version. 2: a chunk frame names its message's previous part and
@@ -199,6 +199,14 @@ export class PipeEnd<T = unknown> implements Disposable {
   readonly #codec: Codec<T>;
   readonly #in: SpscRing | undefined;
   readonly #out: SpscRing | undefined;
+  /**
+   * This object's async sends, chained in call order: a long message goes
+   * out in parts, and no other message of this end may come between them
+   * (a reader would drop the message it interrupts). Never rejects.
+   */
+  #lastAsyncSend: Promise<void> = Promise.resolve();
+  /** Async sends not yet settled. */
+  #asyncSends = 0;
 
   /** @internal Use {@linkcode Pipe} or {@linkcode PipeEnd.from}. */
   constructor(memory: Memory, end: 0 | 1, codec: Codec<T>) {
@@ -364,6 +372,13 @@ export class PipeEnd<T = unknown> implements Disposable {
 
   #sendRaw(bytes: Uint8Array, timeout: number | undefined, verb: string): void {
     const out = this.#outRing(verb);
+    if (this.#asyncSends > 0) {
+      // It would come between the parts of a pending async send, or before
+      // a pending one: settle those first.
+      throw new ConcurrencyError(
+        `Cannot ${verb}: an async send of this pipe end is still pending (await it first)`,
+      );
+    }
     if (SpscRing.frameCells(bytes.length) <= out.capacity && out.tryPushBytes(bytes)) return;
     const ready = out.pushChunked(bytes, new LazyDeadline(timeout));
     if (ready === Ready.Closed) this.#outRing(verb);
@@ -375,16 +390,29 @@ export class PipeEnd<T = unknown> implements Disposable {
     options: AsyncWaitOptions | undefined,
     verb: string,
   ): Promise<void> {
-    options?.signal?.throwIfAborted();
+    const signal = options?.signal;
+    signal?.throwIfAborted();
     const out = this.#outRing(verb);
-    if (SpscRing.frameCells(bytes.length) <= out.capacity && out.tryPushBytes(bytes)) return;
-    const ready = await out.pushChunkedAsync(
-      bytes.slice(),
-      new LazyDeadline(options?.timeout),
-      options?.signal,
-    );
-    if (ready === Ready.Closed) this.#outRing(verb);
-    if (ready === Ready.TimedOut) throw this.#sendTimedOut(verb, options?.timeout);
+    if (
+      this.#asyncSends === 0 && SpscRing.frameCells(bytes.length) <= out.capacity &&
+      out.tryPushBytes(bytes)
+    ) return;
+    const copy = bytes.slice(); // the caller may reuse its buffer once this returns
+    const deadline = new Deadline(options?.timeout); // the wait for the turn counts too
+    // With no send pending, the push starts now (an async function runs
+    // synchronously up to its first await), as a lone send always did.
+    const previous = this.#asyncSends === 0 ? undefined : this.#lastAsyncSend;
+    const send = (async () => {
+      if (previous !== undefined && !(await awaitTurn(previous, deadline, signal))) {
+        throw this.#sendTimedOut(verb, options?.timeout);
+      }
+      const ready = await this.#outRing(verb).pushChunkedAsync(copy, deadline, signal);
+      if (ready === Ready.Closed) this.#outRing(verb);
+      if (ready === Ready.TimedOut) throw this.#sendTimedOut(verb, options?.timeout);
+    })();
+    this.#asyncSends++;
+    this.#lastAsyncSend = send.then(() => {}, () => {}).finally(() => this.#asyncSends--);
+    await send;
   }
 
   #sendTimedOut(verb: string, timeout: number | undefined): TimeoutError {
@@ -688,4 +716,34 @@ function slice(bytes: Uint8Array, offset = 0, size?: number): Uint8Array {
     );
   }
   return offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length);
+}
+
+/**
+ * Waits until `previous` settles (it never rejects): `true`; or until the
+ * deadline: `false`; or throws the signal's reason if it aborts first.
+ */
+async function awaitTurn(
+  previous: Promise<void>,
+  deadline: Deadline,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const expired = new Promise<boolean>((resolve, reject) => {
+    const arm = () => {
+      const left = deadline.remaining();
+      if (left === 0) return resolve(false);
+      // setTimeout fires at once past 2^31 - 1 ms: re-arm in steps until the deadline.
+      if (left !== Infinity) timer = setTimeout(arm, Math.min(left, 0x7fffffff));
+    };
+    arm();
+    onAbort = () => reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([previous.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+  }
 }

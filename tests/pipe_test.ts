@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Pipe, PipeEnd, type PipeEndHandle } from "../primitives/pipe.ts";
 import { Queue } from "../primitives/queue.ts";
 import {
+  ConcurrencyError,
   LayoutError,
   MessageCorruptError,
   PipeClosedError,
@@ -326,4 +327,24 @@ Deno.test({
     assert.equal(name, "TimeoutError");
     assert.ok(ms >= 99 && ms < 400, `the 100 ms send took ${ms} ms`);
   },
+});
+
+Deno.test("Pipe: async sends of one end go out in call order, a long one whole; a sync send waits its turn or throws", async () => {
+  const [reader, writer] = Pipe({ duplex: false, capacity: 256 }); // 64 cells: parts of 120 bytes
+  writer.sendBytes(new Uint8Array(76).fill(7)); // fills a third, so the long one must wait for room
+  const long = writer.sendBytesAsync(new Uint8Array(200).fill(1)); // part 1 out, part 2 waits
+  const short = writer.sendBytesAsync(new Uint8Array([9, 9, 9])); // must not come between them
+  assert.throws(() => writer.sendBytes(new Uint8Array([5])), ConcurrencyError);
+  const lengths: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    lengths.push((await reader.recvBytesAsync({ timeout: 5_000 })).length);
+  }
+  await Promise.all([long, short]);
+  assert.deepEqual(lengths, [76, 200, 3]);
+  // A queued send's timeout covers its wait for the turn.
+  writer.sendBytes(new Uint8Array(200)); // fills the pipe with no reader
+  const blocked = writer.sendBytesAsync(new Uint8Array(200), { timeout: 50 });
+  await assert.rejects(writer.sendBytesAsync(new Uint8Array([1]), { timeout: 20 }), TimeoutError);
+  await assert.rejects(blocked, TimeoutError);
+  writer.sendBytes(new Uint8Array([2]), undefined, undefined, { timeout: 0 }); // settled: allowed again
 });
