@@ -401,7 +401,8 @@ export class PipeEnd<T = unknown> implements Disposable {
     const deadline = new Deadline(options?.timeout); // the wait for the turn counts too
     // With no send pending, the push starts now (an async function runs
     // synchronously up to its first await), as a lone send always did.
-    const previous = this.#asyncSends === 0 ? undefined : this.#lastAsyncSend;
+    const link = this.#lastAsyncSend;
+    const previous = this.#asyncSends === 0 ? undefined : link;
     const send = (async () => {
       if (previous !== undefined && !(await awaitTurn(previous, deadline, signal))) {
         throw this.#sendTimedOut(verb, options?.timeout);
@@ -411,7 +412,12 @@ export class PipeEnd<T = unknown> implements Disposable {
       if (ready === Ready.TimedOut) throw this.#sendTimedOut(verb, options?.timeout);
     })();
     this.#asyncSends++;
-    this.#lastAsyncSend = send.then(() => {}, () => {}).finally(() => this.#asyncSends--);
+    // This link settles once every earlier send and this one have: a send
+    // that gives up while waiting for its turn must not let a later one in
+    // before the earlier ones are out.
+    this.#lastAsyncSend = Promise.all([link, send.catch(() => {})]).then(
+      () => void this.#asyncSends--,
+    );
     await send;
   }
 

@@ -348,3 +348,25 @@ Deno.test("Pipe: async sends of one end go out in call order, a long one whole; 
   await assert.rejects(blocked, TimeoutError);
   writer.sendBytes(new Uint8Array([2]), undefined, undefined, { timeout: 0 }); // settled: allowed again
 });
+
+Deno.test("Pipe: an async send that gives up waiting for its turn lets no later one into a long message", async () => {
+  for (const giveUp of ["timeout", "abort"] as const) {
+    const [reader, writer] = Pipe({ duplex: false, capacity: 256 }); // parts of 120 bytes
+    writer.sendBytes(new Uint8Array(76).fill(7));
+    const long = writer.sendBytesAsync(new Uint8Array(200).fill(1)); // part 1 out, part 2 waits
+    const stop = new AbortController();
+    const queued = writer.sendBytesAsync(
+      new Uint8Array([1]),
+      giveUp === "timeout" ? { timeout: 20 } : { signal: stop.signal },
+    );
+    stop.abort(new Error("gave up"));
+    await assert.rejects(queued);
+    const short = writer.sendBytesAsync(new Uint8Array([9, 9, 9])); // after `long`, whole
+    const lengths: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      lengths.push((await reader.recvBytesAsync({ timeout: 5_000 })).length);
+    }
+    await Promise.all([long, short]);
+    assert.deepEqual(lengths, [76, 200, 3], giveUp);
+  }
+});
