@@ -411,14 +411,17 @@ export class PipeEnd<T = unknown> implements Disposable {
       if (ready === Ready.Closed) this.#outRing(verb);
       if (ready === Ready.TimedOut) throw this.#sendTimedOut(verb, options?.timeout);
     })();
-    this.#asyncSends++;
     // This link settles once every earlier send and this one have: a send
     // that gives up while waiting for its turn must not let a later one in
     // before the earlier ones are out.
-    this.#lastAsyncSend = Promise.all([link, send.catch(() => {})]).then(
-      () => void this.#asyncSends--,
-    );
-    await send;
+    this.#lastAsyncSend = Promise.all([link, send.catch(() => {})]).then(() => {});
+    this.#asyncSends++;
+    try {
+      await send;
+    } finally {
+      // Before the caller goes on: a sync send right after may go.
+      this.#asyncSends--;
+    }
   }
 
   #sendTimedOut(verb: string, timeout: number | undefined): TimeoutError {
