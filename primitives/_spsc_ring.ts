@@ -59,9 +59,10 @@
  *   of the role between threads is itself synchronised) and caches the
  *   other's (rigtorp's trick): a stale cached index only makes the ring look
  *   fuller (to the producer) or emptier (to the consumer) than it is, never
- *   the reverse, as long as it is less than 2^31 cells old; an older one
- *   (an object idle while other objects of its end moved the ring) gives a
- *   distance outside [0, capacity], which is taken as stale and reloaded.
+ *   the reverse. That holds while the cache is this object's: an object
+ *   whose own index moved since it last used it (another object of its end
+ *   worked meanwhile) reloads it, since a cache 2^32 cells old would give a
+ *   plausible but wrong distance.
  * - Publication: frame cells and bytes are written first (plain writes),
  *   then TAIL is stored; the consumer loads TAIL before it reads them (plain
  *   reads: the seq-cst TAIL store and load order them). Symmetrically, the
@@ -212,6 +213,10 @@ export class SpscRing {
   #head = 0;
   /** Consumer's cache of TAIL. */
   #tail = 0;
+  /** TAIL as this object last saw or stored it (NaN: never): the HEAD cache is this object's. */
+  #tailLeft = NaN;
+  /** HEAD as this object last saw or stored it (NaN: never): the TAIL cache is this object's. */
+  #headLeft = NaN;
   /** Where {@linkcode SpscRing.#locate} found the next frame. */
   #at = 0;
   /** The number array whose cells {@linkcode SpscRing.#cellsOf} cached, per side. */
@@ -289,10 +294,16 @@ export class SpscRing {
 
   /** Free cells as the producer sees them, refreshing its cached HEAD if fewer than `need`. */
   #free(tail: number, need: number): number {
+    // TAIL is not where this object left it: another object of this end
+    // pushed since, so the cached HEAD may be any age (over 2^32 cells, its
+    // distance wraps into a plausible one); trust it only while this object
+    // is the one pushing.
+    if (tail !== this.#tailLeft) {
+      this.#head = this.memory.load(this.#base + HEAD);
+      this.#tailLeft = tail;
+    }
     let free = this.capacity - ((tail - this.#head) | 0);
-    // More than the capacity: the cache is over 2^31 cells old (other
-    // objects of this end moved the ring since), and the distance wrapped.
-    if (free < need || free > this.capacity) {
+    if (free < need) {
       this.#head = this.memory.load(this.#base + HEAD);
       free = this.capacity - ((tail - this.#head) | 0);
     }
@@ -303,6 +314,7 @@ export class SpscRing {
   #publish(tail: number): void {
     const m = this.memory;
     m.store(this.#base + TAIL, tail);
+    this.#tailLeft = tail;
     // Clearing the flag here means one notify per sleep, not one per push
     // while the woken consumer is still on its way back.
     if (
@@ -603,9 +615,14 @@ export class SpscRing {
 
   /** Cells readable as the consumer sees them, refreshing its cached TAIL if none. */
   #available(head: number): number {
+    // HEAD moved by another object of this end: the cached TAIL may be any
+    // age (see #free).
+    if (head !== this.#headLeft) {
+      this.#tail = this.memory.load(this.#base + TAIL);
+      this.#headLeft = head;
+    }
     let used = (this.#tail - head) | 0;
-    // More than the capacity: a cache over 2^31 cells old (see #free).
-    if (used <= 0 || used > this.capacity) {
+    if (used <= 0) {
       this.#tail = this.memory.load(this.#base + TAIL);
       used = (this.#tail - head) | 0;
     }
@@ -616,6 +633,7 @@ export class SpscRing {
   #release(head: number): void {
     const m = this.memory;
     m.store(this.#base + HEAD, head);
+    this.#headLeft = head;
     // The sleeping producer said how much room it waits for (half the ring,
     // so that it wakes to push a lot rather than once per freed frame; after
     // HIGH_WATER_MS of sleep it asks only for the room its push needs). The

@@ -424,7 +424,7 @@ Deno.test("RingBuffer: pushManyAsync, popManyAsync, pushNumbersAsync - batches w
   await assert.rejects(ring.pushNumbersAsync(new Int32Array(1)), ClosedError);
 });
 
-Deno.test("RingBuffer: an object idle for over 2^31 cells of traffic reloads its cached positions", () => {
+Deno.test("RingBuffer: an object whose end others moved reloads its cached positions (2^31 and 2^32 cells)", () => {
   const ring = new RingBuffer(64); // 16 cells
   const cells = new Int32Array(ring.handle.memory.buffer!);
   ring.pushNumber(1);
@@ -439,4 +439,17 @@ Deno.test("RingBuffer: an object idle for over 2^31 cells of traffic reloads its
   assert.deepEqual(ring.pop(), new Uint8Array(52));
   assert.equal(ring.tryPush(new Uint8Array([9])), true);
   assert.deepEqual(ring.pop(), new Uint8Array([9]));
+
+  // 2^32 - 20 cells later: the distance from a stale cache wraps into a plausible one.
+  const wrapped = new RingBuffer(256); // 64 cells
+  const wrappedCells = new Int32Array(wrapped.handle.memory.buffer!);
+  wrapped.pushNumber(1);
+  assert.equal(wrapped.popNumber(), 1); // caches HEAD = TAIL = 2
+  wrappedCells[16] = -18; // TAIL, moved by other objects of the producer end
+  wrappedCells[32] = -18; // HEAD, by other objects of the consumer end
+  const producer = RingBuffer.from(wrapped.handle);
+  producer.push(new Uint8Array(76).fill(1)); // 20 cells
+  producer.push(new Uint8Array(76).fill(2)); // 20 more: 24 free
+  assert.equal(wrapped.tryPush(new Uint8Array(116)), false, "30 cells do not fit in 24");
+  assert.deepEqual(wrapped.pop(), new Uint8Array(76).fill(1));
 });
