@@ -744,6 +744,8 @@ export class FileMemory implements Memory, Batching {
   readonly byteLength: number;
   #path: string;
   #state: FileState | undefined;
+  /** The wait slots this memory is counted in (one entry per wait in progress). */
+  readonly #waitingSlots: number[] = [];
   readonly #cellCount: number;
 
   private constructor(path: string, state: FileState, regionLength: number) {
@@ -830,6 +832,10 @@ export class FileMemory implements Memory, Batching {
   close(): void {
     const state = this.#state;
     if (state === undefined) return;
+    // Waits still pending on this memory (async ones, which reject once they
+    // see it closed) leave the file's waiter count now, while the file is
+    // open: other processes would otherwise notify a waiter that is gone.
+    for (const slot of this.#waitingSlots.splice(0)) this.#leaveWaiters(state, slot);
     this.#state = undefined;
     if (--state.references === 0) {
       states.delete(state.key);
@@ -1005,6 +1011,7 @@ export class FileMemory implements Memory, Batching {
       if (state.cells[index] !== (expected | 0)) return undefined;
       state.cells[WAITERS_CELL + slot]++;
       state.touch((WAITERS_CELL + slot) * 4, (WAITERS_CELL + slot) * 4 + 4);
+      this.#waitingSlots.push(slot);
       return state.cells[SEQUENCE_CELL + slot];
     } finally {
       state.end();
@@ -1013,7 +1020,14 @@ export class FileMemory implements Memory, Batching {
   }
 
   #unregister(state: FileState, slot: number): void {
-    if (this.#state === undefined) return;
+    const at = this.#waitingSlots.indexOf(slot);
+    if (at < 0) return; // close() did it
+    this.#waitingSlots.splice(at, 1);
+    this.#leaveWaiters(state, slot);
+  }
+
+  /** Takes one waiter off the file's count of `slot`. */
+  #leaveWaiters(state: FileState, slot: number): void {
     state.begin();
     try {
       state.ensure(0, REGION_OFFSET);

@@ -223,3 +223,18 @@ Deno.test("file: a lease set while the lock is held is still given up on demand"
     done();
   }
 });
+
+Deno.test("file memory: closing a memory while its async wait is pending leaves no waiter counted in the file", async () => {
+  const [memory, path, done] = withMemory("file", 64, (p) => FileMemory.open(p));
+  const other = FileMemory.open(path); // another user of the same file in this thread
+  try {
+    assert.equal(other.notify(0, 1), 0, "nobody waits yet");
+    const pending = memory.waitAsync(0, memory.load(0), 5_000); // counted before it returns
+    memory.close();
+    await assert.rejects(pending, /closed/);
+    assert.equal(other.notify(0, 1), 0, "no phantom waiter for other processes to notify");
+  } finally {
+    other.close();
+    done();
+  }
+});
