@@ -14,9 +14,9 @@
  * releases the lock and sleeps until `HEAD > t`. `notify(n)` (lock held)
  * moves `HEAD` forward over the next `n` tickets whose waiters have not given
  * up, skipping (and forgetting) cancelled ones and those of waiters known to
- * be dead (a worker or process killed while it waited never settles its
- * ticket, and would otherwise swallow a notification), and wakes the
- * sleepers on `HEAD`. Tickets compare with wrap-around (`(HEAD - t) | 0 > 0`).
+ * be dead (a process killed while it waited never settles its ticket, and
+ * would otherwise swallow a notification; see `diedWaiting` for which deaths
+ * are known), and wakes the sleepers on `HEAD`. Tickets compare with wrap-around (`(HEAD - t) | 0 > 0`).
  *
  * Guarantees, and why they hold:
  * - **Exactly who was waiting.** `HEAD`, `TAIL` and the cancelled bits are
@@ -50,7 +50,7 @@
  * @module
  */
 
-import { isOwnerDead } from "../shm/liveness.ts";
+import { EXTERNAL_OWNER_BIT, isOwnerDead } from "../shm/liveness.ts";
 import type { Memory, MemoryHandle } from "../shm/memory.ts";
 import {
   type AsyncWaitOptions,
@@ -672,7 +672,7 @@ export class Condition {
     while (head !== tail) {
       if (this.#isCancelled(head)) {
         this.#setCancelled(head, false);
-      } else if (isOwnerDead(memory.load(OWNERS + (head & (WINDOW - 1))))) {
+      } else if (diedWaiting(memory.load(OWNERS + (head & (WINDOW - 1))))) {
         // Its waiter was killed while it waited: nobody would return for it.
       } else {
         if (woken === n) break;
@@ -742,4 +742,16 @@ export class Condition {
   [NODE_INSPECT](): string {
     return this[DENO_INSPECT]();
   }
+}
+
+/**
+ * Whether the owner of a ticket is known to have died: only for owner ids
+ * unique across processes (a registered process's threads), whose death an
+ * oracle knows. A worker thread's id from an unregistered program is unique
+ * in that program only: another process sharing this condition could take
+ * it for one of its own dead threads and skip a live waiter (a lost
+ * wake-up); and a worker of this program that ends unwinds its wait itself.
+ */
+function diedWaiting(owner: number): boolean {
+  return (owner & EXTERNAL_OWNER_BIT) !== 0 && isOwnerDead(owner);
 }
