@@ -39,7 +39,13 @@
 
 import { type Codec, type CodecName, resolveCodec } from "../shm/codec.ts";
 import type { Memory } from "../shm/memory.ts";
-import { type AsyncWaitOptions, Deadline, type WaitOptions } from "../shm/timeout.ts";
+import {
+  type AsyncWaitOptions,
+  Deadline,
+  TIMED_OUT,
+  type WaitOptions,
+  waitWithin,
+} from "../shm/timeout.ts";
 import {
   attachPrimitive,
   createMemory,
@@ -404,7 +410,10 @@ export class PipeEnd<T = unknown> implements Disposable {
     const link = this.#lastAsyncSend;
     const previous = this.#asyncSends === 0 ? undefined : link;
     const send = (async () => {
-      if (previous !== undefined && !(await awaitTurn(previous, deadline, signal))) {
+      if (
+        previous !== undefined &&
+        await waitWithin(previous, deadline.remaining(), signal) === TIMED_OUT
+      ) {
         throw this.#sendTimedOut(verb, options?.timeout);
       }
       const ready = await this.#outRing(verb).pushChunkedAsync(copy, deadline, signal);
@@ -725,34 +734,4 @@ function slice(bytes: Uint8Array, offset = 0, size?: number): Uint8Array {
     );
   }
   return offset === 0 && length === bytes.length ? bytes : bytes.subarray(offset, offset + length);
-}
-
-/**
- * Waits until `previous` settles (it never rejects): `true`; or until the
- * deadline: `false`; or throws the signal's reason if it aborts first.
- */
-async function awaitTurn(
-  previous: Promise<void>,
-  deadline: Deadline,
-  signal: AbortSignal | undefined,
-): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const expired = new Promise<boolean>((resolve, reject) => {
-    const arm = () => {
-      const left = deadline.remaining();
-      if (left === 0) return resolve(false);
-      // setTimeout fires at once past 2^31 - 1 ms: re-arm in steps until the deadline.
-      if (left !== Infinity) timer = setTimeout(arm, Math.min(left, 0x7fffffff));
-    };
-    arm();
-    onAbort = () => reject(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([previous.then(() => true), expired]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-  }
 }

@@ -76,3 +76,56 @@ export interface AsyncWaitOptions extends WaitOptions {
   /** Aborting it rejects the pending call with `signal.reason`. */
   signal?: AbortSignal;
 }
+
+/**
+ * Runs `callback` once `ms` milliseconds have passed, never earlier: timers
+ * fire after 1 ms when given more than 2^31 - 1 ms, so a long delay is
+ * covered by a chain of shorter timers. Returns the cancel function.
+ * `Infinity` arms nothing.
+ */
+export function setLongTimeout(callback: () => void, ms: number): () => void {
+  if (ms === Infinity) return () => {};
+  const end = performance.now() + ms;
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (delay: number) => {
+    timer = setTimeout(() => {
+      const left = end - performance.now();
+      if (left > 0) arm(left);
+      else callback();
+    }, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+/** What {@linkcode waitWithin} resolves with once its time is up. */
+export const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/**
+ * Waits for `work` for at most `timeoutMs` (normalised; `Infinity`: no
+ * limit): resolves with its value, or with {@linkcode TIMED_OUT} once the
+ * time is up; rejects with the signal's reason if `signal` aborts first.
+ * Only the wait ends: the work goes on.
+ */
+export async function waitWithin<T>(
+  work: Promise<T>,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<T | typeof TIMED_OUT> {
+  signal?.throwIfAborted();
+  if (timeoutMs === Infinity && signal === undefined) return await work;
+  void work.catch(() => {}); // a wait that ends first leaves nobody to see a late failure
+  const { promise: ended, resolve, reject } = Promise.withResolvers<typeof TIMED_OUT>();
+  const cancelTimer = setLongTimeout(() => resolve(TIMED_OUT), timeoutMs);
+  const onAbort = () => reject(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([work, ended]);
+  } finally {
+    cancelTimer();
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Longest delay `setTimeout` honours (a signed 32-bit count of ms). */
+const MAX_TIMER_MS = 0x7fffffff;

@@ -6,7 +6,7 @@
  */
 
 import { holdEventLoop } from "../shm/keep_alive.ts";
-import { normalizeTimeout } from "../shm/timeout.ts";
+import { normalizeTimeout, TIMED_OUT, waitWithin } from "../shm/timeout.ts";
 import type { AsyncWaitOptions } from "../shm/timeout.ts";
 import {
   ClosedError,
@@ -14,7 +14,7 @@ import {
   TimeoutError,
   WorkerDiedError,
 } from "../primitives/errors.ts";
-import { type ErrorRecord, remoteErrorOf, TIMED_OUT, waitWithin } from "./_control.ts";
+import { type ErrorRecord, remoteErrorOf } from "./_control.ts";
 import { RESULT_ERROR, RESULT_TOO_LARGE } from "./_runtime.ts";
 import { decodeValue, encodeValue, STRUCTURED } from "./_pool_codec.ts";
 import { MAX_CONSUMERS, type PendingRecord, type RingRecord, TaskRing } from "./_task_ring.ts";

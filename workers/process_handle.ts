@@ -38,8 +38,7 @@ import "../shm/named.ts"; // registers the process backends for revival
 import { registerProcessOwner } from "../shm/process_owner.ts";
 import { assertSendable, NOT_SENDABLE, revive } from "./revive.ts";
 import { TimeoutError } from "../primitives/errors.ts";
-import { type AsyncWaitOptions, normalizeTimeout } from "../shm/timeout.ts";
-import { TIMED_OUT, waitWithin } from "./_control.ts";
+import { type AsyncWaitOptions, normalizeTimeout, TIMED_OUT, waitWithin } from "../shm/timeout.ts";
 
 const ARGS_PREFIX = "--concur-shm-args=";
 
