@@ -190,6 +190,12 @@ const pause: () => void = typeof Atomics.pause === "function" ? () => Atomics.pa
 
 const f64 = new Float64Array(1);
 const f64Cells = new Int32Array(f64.buffer);
+/** How far a chunked push got: the next byte to send, and the ring position of the last part sent. */
+interface ChunkedPush {
+  offset: number;
+  prev: number | undefined;
+}
+
 /** A frame of up to 3 cells composed here, then written into the ring. */
 const frame = new Int32Array(3);
 
@@ -450,28 +456,11 @@ export class SpscRing {
    * message starts (see the module doc).
    */
   pushChunked(bytes: Uint8Array, deadline: Remaining): Ready {
-    if (SpscRing.frameCells(bytes.length) <= this.capacity >>> 1) {
-      for (;;) {
-        if (this.tryPushBytes(bytes)) return Ready.Ok;
-        const ready = this.awaitWritable(SpscRing.frameCells(bytes.length), deadline);
-        if (ready !== Ready.Ok) return ready;
-      }
-    }
-    const size = this.#partBytes();
-    let prev: number | undefined;
-    for (let offset = 0; offset < bytes.length; offset += size) {
-      const end = Math.min(offset + size, bytes.length);
-      const part = bytes.subarray(offset, end);
-      for (;;) {
-        const at = this.#tryPushPart(part, end === bytes.length, prev);
-        if (at !== undefined) {
-          prev = at;
-          break;
-        }
-        const need = CHUNK_HEADER_CELLS + ((part.length + 3) >>> 2);
-        const ready = this.awaitWritable(need, deadline);
-        if (ready !== Ready.Ok) return ready;
-      }
+    const progress: ChunkedPush = { offset: 0, prev: undefined };
+    for (let need = this.#pushSome(bytes, progress); need > 0;) {
+      const ready = this.awaitWritable(need, deadline);
+      if (ready !== Ready.Ok) return ready;
+      need = this.#pushSome(bytes, progress);
     }
     return Ready.Ok;
   }
@@ -482,31 +471,34 @@ export class SpscRing {
     deadline: Remaining,
     signal: AbortSignal | undefined,
   ): Promise<Ready> {
-    if (SpscRing.frameCells(bytes.length) <= this.capacity >>> 1) {
-      for (;;) {
-        if (this.tryPushBytes(bytes)) return Ready.Ok;
-        const need = SpscRing.frameCells(bytes.length);
-        const ready = await this.awaitWritableAsync(need, deadline, signal);
-        if (ready !== Ready.Ok) return ready;
-      }
-    }
-    const size = this.#partBytes();
-    let prev: number | undefined;
-    for (let offset = 0; offset < bytes.length; offset += size) {
-      const end = Math.min(offset + size, bytes.length);
-      const part = bytes.subarray(offset, end);
-      for (;;) {
-        const at = this.#tryPushPart(part, end === bytes.length, prev);
-        if (at !== undefined) {
-          prev = at;
-          break;
-        }
-        const need = CHUNK_HEADER_CELLS + ((part.length + 3) >>> 2);
-        const ready = await this.awaitWritableAsync(need, deadline, signal);
-        if (ready !== Ready.Ok) return ready;
-      }
+    const progress: ChunkedPush = { offset: 0, prev: undefined };
+    for (let need = this.#pushSome(bytes, progress); need > 0;) {
+      const ready = await this.awaitWritableAsync(need, deadline, signal);
+      if (ready !== Ready.Ok) return ready;
+      need = this.#pushSome(bytes, progress);
     }
     return Ready.Ok;
+  }
+
+  /**
+   * The step of {@linkcode SpscRing.pushChunked}: pushes what fits now of
+   * `bytes` (one byte frame if it takes at most half the ring, else the next
+   * parts) and returns the free cells to wait for before going on (0: all
+   * pushed).
+   */
+  #pushSome(bytes: Uint8Array, progress: ChunkedPush): number {
+    const whole = SpscRing.frameCells(bytes.length);
+    if (whole <= this.capacity >>> 1) return this.tryPushBytes(bytes) ? 0 : whole;
+    const size = this.#partBytes();
+    while (progress.offset < bytes.length) {
+      const end = Math.min(progress.offset + size, bytes.length);
+      const part = bytes.subarray(progress.offset, end);
+      const at = this.#tryPushPart(part, end === bytes.length, progress.prev);
+      if (at === undefined) return CHUNK_HEADER_CELLS + ((part.length + 3) >>> 2);
+      progress.prev = at;
+      progress.offset = end;
+    }
+    return 0;
   }
 
   /**
