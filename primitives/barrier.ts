@@ -60,7 +60,7 @@ import {
 } from "./_header.ts";
 import { currentOwnerId } from "./_owner.ts";
 import { BrokenBarrierError, LayoutError } from "./errors.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 const VERSION = 1;
 const LOCK = HEADER_CELLS;
@@ -531,10 +531,5 @@ export class Barrier {
       waiting: this.nWaiting,
       broken: this.broken,
     });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }

@@ -72,7 +72,7 @@ import { currentOwnerId } from "./_owner.ts";
 import type { LockGuard } from "./lock_guard.ts";
 import { Mutex } from "./mutex.ts";
 import { RecursiveMutex } from "./recursive_mutex.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 /** 2: the owner of each outstanding ticket is recorded (dead waiters are skipped). */
 const VERSION = 2;
@@ -736,11 +736,6 @@ export class Condition {
    */
   [DENO_INSPECT](): string {
     return describeState("Condition", { locked: this.getLock().locked() });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }
 

@@ -41,7 +41,7 @@ import {
   isMemory,
   type PrimitiveHandle,
 } from "./_header.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 const VERSION = 1;
 /** Flag (bit 0) and generation (bits 1..31). */
@@ -272,10 +272,5 @@ export class Event {
    */
   [DENO_INSPECT](): string {
     return describeState("Event", { set: this.isSet() });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }

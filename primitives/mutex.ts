@@ -28,7 +28,7 @@ import {
 import { currentOwnerId } from "./_owner.ts";
 import { LockNotHeldError, NotOwnerError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 const VERSION = 2;
 /** The lock word (see `_futex_lock.ts` for its states). */
@@ -327,10 +327,5 @@ export class Mutex {
    */
   [DENO_INSPECT](): string {
     return describeState("Mutex", { locked: this.locked(), ownerDied: this.ownerDied });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }

@@ -135,7 +135,7 @@ import {
   QueueEmptyError,
   QueueFullError,
 } from "./errors.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 /**
  * The structured-cloneable form of a {@linkcode Queue} (or of a
@@ -1499,11 +1499,6 @@ export class Queue<T = unknown> {
       capacity: this.capacity,
       closed: this.closed,
     });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }
 

@@ -28,7 +28,7 @@ import {
 import { currentOwnerId } from "./_owner.ts";
 import { NotOwnerError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 const VERSION = 2;
 /** The futex lock word; its owner bits name the holding thread. */
@@ -352,10 +352,5 @@ export class RecursiveMutex {
       depth: this.heldByCurrentThread() ? this.depth : 0,
       ownerDied: this.ownerDied,
     });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }

@@ -17,7 +17,7 @@ import {
 } from "./_header.ts";
 import { ceilPow2, LazyDeadline, Ready, spinsFor, SpscRing } from "./_spsc_ring.ts";
 import { ClosedError, LayoutError } from "./errors.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 /** 2: a run of numbers may be padded (see `_spsc_ring.ts`). */
 const VERSION = 2;
@@ -1081,10 +1081,5 @@ export class RingBuffer {
       capacity: this.capacity,
       closed: this.closed,
     });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }

@@ -56,7 +56,7 @@ import {
 } from "./_header.ts";
 import { LayoutError, SemaphoreOverflowError, TimeoutError } from "./errors.ts";
 import { type LockGuard, makeGuard } from "./lock_guard.ts";
-import { DENO_INSPECT, describeState, NODE_INSPECT } from "./_inspect.ts";
+import { DENO_INSPECT, describeState } from "./_inspect.ts";
 
 const VERSION = 1;
 /** Permits available. */
@@ -487,10 +487,5 @@ export class Semaphore {
    */
   [DENO_INSPECT](): string {
     return describeState("Semaphore", { value: this.value, bounded: this.bounded });
-  }
-
-  /** The same for Node's `util.inspect`. */
-  [NODE_INSPECT](): string {
-    return this[DENO_INSPECT]();
   }
 }
