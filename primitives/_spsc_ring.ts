@@ -300,17 +300,14 @@ export class SpscRing {
 
   /** Free cells as the producer sees them, refreshing its cached HEAD if fewer than `need`. */
   #free(tail: number, need: number): number {
-    // TAIL is not where this object left it: another object of this end
-    // pushed since, so the cached HEAD may be any age (over 2^32 cells, its
-    // distance wraps into a plausible one); trust it only while this object
-    // is the one pushing.
-    if (tail !== this.#tailLeft) {
+    let free = this.capacity - ((tail - this.#head) | 0);
+    // TAIL not where this object left it: another object of this end pushed
+    // since, so the cached HEAD may be any age (over 2^32 cells, its distance
+    // wraps into a plausible one); it is trusted only while this object is
+    // the one pushing.
+    if (free < need || tail !== this.#tailLeft) {
       this.#head = this.memory.load(this.#base + HEAD);
       this.#tailLeft = tail;
-    }
-    let free = this.capacity - ((tail - this.#head) | 0);
-    if (free < need) {
-      this.#head = this.memory.load(this.#base + HEAD);
       free = this.capacity - ((tail - this.#head) | 0);
     }
     return free;
@@ -607,15 +604,12 @@ export class SpscRing {
 
   /** Cells readable as the consumer sees them, refreshing its cached TAIL if none. */
   #available(head: number): number {
+    let used = (this.#tail - head) | 0;
     // HEAD moved by another object of this end: the cached TAIL may be any
     // age (see #free).
-    if (head !== this.#headLeft) {
+    if (used <= 0 || head !== this.#headLeft) {
       this.#tail = this.memory.load(this.#base + TAIL);
       this.#headLeft = head;
-    }
-    let used = (this.#tail - head) | 0;
-    if (used <= 0) {
-      this.#tail = this.memory.load(this.#base + TAIL);
       used = (this.#tail - head) | 0;
     }
     return used;
